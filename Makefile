@@ -1,0 +1,95 @@
+# The polyglot entry point. Every target installs what it needs and is safe to re-run.
+#   make demo      generate sample data, ingest it, run the dbt_runner handler on DuckDB
+#   make test      install everything and run every test suite
+#   make synth     synthesize the dev and prod stacks into cdktf.out/
+#   make layer     build the arm64 dbt Lambda layer (build/dbt-layer.zip)
+#   make package   build the function package (build/function.zip)
+#   make bench     print the benchmark figures (synth, handler)
+#   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+export CHECKPOINT_DISABLE := 1
+export UV_LINK_MODE := copy
+
+# uv cannot download interpreters here: use the pyenv-installed CPython 3.12 (the Lambda runtime).
+PYTHON312 ?= $(shell scripts/find-python312)
+export UV_PYTHON := $(PYTHON312)
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV_VERSION := 0.13.8
+SCALE ?= 1
+
+.PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security synth layer package bench bootstrap clean
+
+help:
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
+
+# --- installs (stamped on their lockfiles) ------------------------------------
+
+deps: deps-node deps-python
+
+deps-node: node_modules/.installed
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps-python: .venv/.installed
+.venv/.installed: uv.lock pyproject.toml
+	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --all-groups
+	touch $@
+
+# --- the product --------------------------------------------------------------
+
+demo: deps-python
+	$(UV) run --frozen python scripts/demo.py --scale $(SCALE)
+
+synth: deps-node
+	npx cdktf synth
+
+layer: deps-python
+	scripts/build-layer
+
+package: deps-python
+	scripts/build-package
+
+bootstrap: deps-node
+	npx tsx scripts/bootstrap.ts $(ARGS)
+
+bench: deps-node deps-python
+	bench/run
+
+# --- tests ----------------------------------------------------------------------
+
+test: deps
+	$(MAKE) test-ts
+	$(MAKE) test-python
+	$(MAKE) test-artifacts
+	$(MAKE) test-workflows
+	$(MAKE) test-security
+
+# Constructs, stacks, config validation, the real synth, the bootstrap script against moto_server.
+test-ts: deps-node deps-python
+	npx tsc --noEmit
+	npx vitest run
+
+# The handler, the dbt project on DuckDB, ingestion.
+test-python: deps-python
+	$(UV) run --frozen pytest handler/tests
+
+# The layer and function package: arm64, complete, within Lambda's limits, referenced by the stacks.
+test-artifacts: layer package
+	$(UV) run --frozen pytest scripts/tests
+
+# actionlint on .github/workflows.
+test-workflows:
+	scripts/lint-workflows
+
+# checkov on both synthesized stacks.
+test-security: synth
+	scripts/check-security
+
+clean:
+	rm -rf cdktf.out build .local dbt/target dbt/logs
