@@ -14,11 +14,14 @@ SHELL := /bin/bash
 export CHECKPOINT_DISABLE := 1
 export UV_LINK_MODE := copy
 
+# uv is pinned and installed into build/tools, whatever else the machine has on its PATH.
+UV_VERSION := 0.13.8
+UV_DIR := $(CURDIR)/build/tools/uv-$(UV_VERSION)
+UV := $(UV_DIR)/bin/uv
+export PATH := $(UV_DIR)/bin:$(PATH)
 # uv cannot download interpreters here: use the pyenv-installed CPython 3.12 (the Lambda runtime).
 PYTHON312 ?= $(shell scripts/find-python312)
 export UV_PYTHON := $(PYTHON312)
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
-UV_VERSION := 0.13.8
 SCALE ?= 1
 
 .PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security synth layer package bench bootstrap clean
@@ -36,10 +39,12 @@ node_modules/.installed: package-lock.json
 	touch $@
 
 deps-python: .venv/.installed
-.venv/.installed: uv.lock pyproject.toml
-	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+.venv/.installed: uv.lock pyproject.toml $(UV)
 	$(UV) sync --frozen --all-groups
 	touch $@
+
+$(UV):
+	python3 -m pip install --quiet --disable-pip-version-check --target "$(UV_DIR)" "uv==$(UV_VERSION)"
 
 # --- the product --------------------------------------------------------------
 
