@@ -1,0 +1,16 @@
+select
+    tracks.track_id,
+    tracks.track_name,
+    tracks.album_id,
+    albums.album_title,
+    albums.artist_id,
+    artists.artist_name,
+    tracks.genre_id,
+    genres.genre_name,
+    tracks.composer,
+    cast(tracks.duration_ms / 1000.0 as double) as duration_seconds,
+    tracks.unit_price
+from {{ ref('stg_raw__tracks') }} as tracks
+inner join {{ ref('stg_raw__albums') }} as albums on albums.album_id = tracks.album_id
+inner join {{ ref('stg_raw__artists') }} as artists on artists.artist_id = albums.artist_id
+inner join {{ ref('stg_raw__genres') }} as genres on genres.genre_id = tracks.genre_id

@@ -1,0 +1,124 @@
+"""Check a request's arguments against dbt's own command-line definition, then pin the paths.
+
+Parsing with dbt's click command (not a hand-made list of spellings) catches every form click
+accepts: `--target dev`, `--target=dev`, `-t dev`, `-tdev`, and `-xtdev` (a cluster of short flags).
+Arguments that would move dbt off its project, profile, target or /tmp paths are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+from dbt.cli.main import cli
+
+from events import EventError, Request
+from settings import Settings
+
+# Parameter name -> why it is refused.
+REFUSED = {
+    "project_dir": "the project comes from DBT_PROJECT_DIR",
+    "profiles_dir": "profiles come from DBT_PROFILES_DIR",
+    "profile": "the profile is the project's own",
+    "target": "the target comes from DBT_TARGET or ENVIRONMENT",
+    "target_path": "dbt writes its target folder under /tmp",
+    "log_path": "dbt writes its logs under /tmp",
+    "record_timing_info": "it writes a file outside /tmp",
+    "partial_parse_file_path": "the partial-parse file lives in the target folder under /tmp",
+    "help": "it prints usage instead of running dbt",
+    "version": "it prints the version instead of running dbt",
+}
+# `source freshness --output PATH` writes a file; for `ls`, --output is only a format.
+REFUSED_BY_COMMAND = {"freshness": {"output": "dbt writes its artifacts under /tmp"}}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    args: list[str]  # the dbt command line for the request
+    parse_args: list[str]  # `dbt parse` with the same project, target, paths and --vars
+    cache_inputs: list[str]  # what, besides the files, keys the parsed manifest
+
+
+def plan(request: Request, settings: Settings) -> Invocation:
+    """The dbt argument lists for the request; raises EventError before dbt starts."""
+    command = _click_command(request.command)
+    operands = list(request.command[len(_path(request.command)):])  # the run-operation macro
+    user_args = [*operands, *request.cli_args]
+    opts = _refuse(command, request, user_args)
+    args = [*user_args, *_pinned(command, settings)]
+
+    # A full click parse converts and checks every value (integers, YAML for --vars, choices).
+    try:
+        command.make_context(command.name, list(args))
+    except click.UsageError as error:
+        raise EventError(request.args_field, error.format_message()) from None
+
+    # --vars is the one argument that changes what a parse produces.
+    vars_args = ["--vars", opts["vars"]] if opts.get("vars") else []
+    parse = cli.commands["parse"]
+    return Invocation(
+        args=[*_path(request.command), *args],
+        parse_args=["parse", *vars_args, *_pinned(parse, settings)],
+        cache_inputs=[settings.target or "", *vars_args],
+    )
+
+
+def _pinned(command: click.Command, settings: Settings) -> list[str]:
+    pinned = {
+        "project_dir": ["--project-dir", str(settings.project_dir)],
+        "profiles_dir": ["--profiles-dir", str(settings.profiles_dir)],
+        "target_path": ["--target-path", str(settings.target_path)],
+        "log_path": ["--log-path", str(settings.log_path)],
+    }
+    if settings.target:
+        pinned["target"] = ["--target", settings.target]
+    accepted = {param.name for param in command.params}
+    return [token for name, tokens in pinned.items() if name in accepted for token in tokens]
+
+
+def _refuse(command: click.Command, request: Request, args: list[str]) -> dict:
+    refused = {**REFUSED, **REFUSED_BY_COMMAND.get(command.name, {})}
+    try:
+        opts, leftovers, _ = _raw_parse(command, args)
+    except click.UsageError as error:
+        raise EventError(request.args_field, error.format_message()) from None
+    for param in command.get_params(click.Context(command, info_name=command.name)):
+        name = "help" if "--help" in param.opts else param.name  # click names it internally
+        if param.name in opts and name in refused:
+            index = _index_of(param, request.cli_args)
+            indexed = index is not None and request.args_field == "cli_args"
+            field = f"cli_args[{index}]" if indexed else request.args_field
+            spelling = "/".join(param.opts)
+            raise EventError(field, f"{spelling} is not allowed: {refused[name]}")
+    if leftovers:
+        raise EventError(request.args_field, f"unexpected argument {leftovers[0][:64]!r} for dbt {request.name}")
+    return opts
+
+
+def _raw_parse(command: click.Command, args: list[str]):
+    """click's own tokenizer, without defaults, environment variables or conversions."""
+    ctx = click.Context(command, info_name=command.name)
+    return command.make_parser(ctx).parse_args(list(args))
+
+
+def _index_of(param: click.Parameter, args: tuple[str, ...]) -> int | None:
+    longs = [opt for opt in param.opts if opt.startswith("--")]
+    shorts = [opt[1] for opt in param.opts if len(opt) == 2 and opt[0] == "-"]
+    for index, token in enumerate(args):
+        if any(token == opt or token.startswith(opt + "=") for opt in longs):
+            return index
+        if token.startswith("-") and not token.startswith("--") and any(c in token[1:] for c in shorts):
+            return index
+    return None
+
+
+def _path(command: tuple[str, ...]) -> tuple[str, ...]:
+    """The click command path: ('source', 'freshness'), ('build',), ('run-operation',)."""
+    return command[:2] if command[0] in ("source", "docs") else command[:1]
+
+
+def _click_command(command: tuple[str, ...]) -> click.Command:
+    found: click.Command = cli
+    for name in _path(command):
+        found = found.commands[name]  # type: ignore[attr-defined]
+    return found

@@ -1,0 +1,61 @@
+"""The dbt_runner Lambda: parse and validate the event, run dbt in-process, report.
+
+Entry point `handler.handler`. See events.py for the accepted events and settings.py for the
+environment variables.
+"""
+
+from __future__ import annotations
+
+import threadlocks
+
+# Before dbt is imported: Lambda has no /dev/shm for multiprocessing's semaphores.
+threadlocks.install()
+
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import events  # noqa: E402
+import project  # noqa: E402
+import settings  # noqa: E402
+from cli_args import plan  # noqa: E402
+from dbt_run import DbtRunFailed, DbtSession, summarise  # noqa: E402
+from jsonlog import log, redact_args  # noqa: E402
+
+# One per container: warm invocations reuse the imports and the parsed manifest.
+SESSION = DbtSession()
+
+__all__ = ["handler", "DbtRunFailed"]
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    request_id = getattr(context, "aws_request_id", None)
+    try:
+        config = settings.load()
+        request = events.parse(
+            event,
+            default_command=config.default_command,
+            raw_tables=lambda: project.raw_tables(config.project_dir),
+            raw_bucket=config.raw_bucket,
+        )
+        invocation = plan(request, config)
+    except (events.EventError, settings.ConfigError) as error:
+        log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
+        raise
+
+    settings.apply(config)
+    shown = redact_args([*request.command, *request.cli_args])
+    key = project.fingerprint(config.project_dir, config.profiles_dir, invocation.cache_inputs)
+    log("dbt_run_start", request_id=request_id, trigger=request.trigger, command=shown,
+        target=config.target, project=config.project_dir.name)
+
+    outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key)
+    summary = summarise(shown, outcome, time.perf_counter() - started)
+    log("dbt_run_finish", level="info" if summary["status"] == "success" else "error",
+        request_id=request_id, command=shown, status=summary["status"],
+        elapsed_seconds=summary["elapsed_seconds"], manifest_reused=summary["manifest_reused"],
+        counts=summary["counts"], error=summary.get("error"))
+    if summary["status"] != "success":
+        raise DbtRunFailed(summary)
+    return summary
+

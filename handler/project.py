@@ -1,0 +1,75 @@
+"""What the handler needs to know about a dbt project without starting dbt.
+
+raw_tables: the tables of the `raw` source, so an S3 event for an unknown table is refused early.
+fingerprint: everything a parsed manifest depends on, so a warm container reuses its manifest
+only while the project, its profile, its env_var() values and --vars are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import yaml
+
+# Folders dbt writes or that never hold project files.
+_SKIP_DIRS = {"target", "logs", "__pycache__", "node_modules"}
+_NOT_SOURCE_FILES = {"dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml", "selectors.yml"}
+_ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([^'"]+)['"]""")
+
+
+def raw_tables(project_dir: Path, source_name: str = "raw") -> set[str]:
+    """Table names of every `sources:` entry called `source_name` in the project's YAML files."""
+    tables: set[str] = set()
+    for path in _files(project_dir, skip_packages=True):
+        if path.suffix not in (".yml", ".yaml") or path.name in _NOT_SOURCE_FILES:
+            continue
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # dbt reports broken YAML itself, with a better message
+        sources = document.get("sources") if isinstance(document, dict) else None
+        for source in sources if isinstance(sources, list) else []:
+            if isinstance(source, dict) and source.get("name") == source_name:
+                for table in source.get("tables") or []:
+                    if isinstance(table, dict) and isinstance(table.get("name"), str):
+                        tables.add(table["name"])
+    return tables
+
+
+def fingerprint(project_dir: Path, profiles_dir: Path, inputs: Iterable[str]) -> str:
+    """A digest of the project's files, the profile, the env vars they read, and `inputs`."""
+    digest = hashlib.sha256()
+    env_names: set[str] = set()
+    files = sorted(_files(project_dir, skip_packages=False))
+    profiles = profiles_dir / "profiles.yml"
+    if profiles not in files:
+        files.append(profiles)
+    for path in files:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        digest.update(str(path).encode() + b"\0" + hashlib.sha256(content).digest())
+        env_names.update(match.decode(errors="replace") for match in _ENV_VAR_CALL.findall(content))
+    # DBT_* variables are dbt's own settings; the rest are what the project's env_var() calls read.
+    env_names.update(name for name in os.environ if name.startswith("DBT_"))
+    for name in sorted(env_names):
+        digest.update(f"\0env:{name}={os.environ.get(name)!r}".encode())
+    for item in inputs:
+        digest.update(f"\0input:{item}".encode())
+    return digest.hexdigest()
+
+
+def _files(root: Path, *, skip_packages: bool) -> Iterator[Path]:
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [
+            d for d in dirs
+            if d not in _SKIP_DIRS and not d.startswith(".") and not (skip_packages and d == "dbt_packages")
+        ]
+        for name in names:
+            if not name.startswith("."):
+                yield Path(folder, name)

@@ -1,0 +1,126 @@
+"""Helpers shared by the ingestion and dbt project tests: module loading, dbt CLI, moto_server, raw rows."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_DIR = REPO / "dbt"
+BIN = Path(sys.executable).parent
+TABLES = ["artists", "albums", "genres", "tracks", "customers", "invoices", "invoice_lines"]
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """Import a module by path once (scripts/ is not a package; handler/ may not be on sys.path)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample_data() -> ModuleType:
+    return load_module("sample_data", REPO / "scripts" / "sample_data.py")
+
+
+def ingest_module() -> ModuleType:
+    return load_module("ingest", REPO / "handler" / "ingest.py")
+
+
+def run_dbt(args: list[str], work: Path, env: dict[str, str] | None = None, timeout: int = 600):
+    """Run the dbt CLI on the project with target and logs under `work`, never in the repo."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    full_env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"})
+    full_env.update(env or {})
+    command = [
+        str(BIN / "dbt"), *args,
+        "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+        "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+    ]
+    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout, cwd=work)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def raw_rows(local_data_dir: Path, table: str) -> list[dict]:
+    """All rows of a raw table, across its ingest_date partitions."""
+    rows: list[dict] = []
+    for part in sorted((local_data_dir / "raw" / table).glob("ingest_date=*/*.jsonl")):
+        rows.extend(read_jsonl(part))
+    return rows
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A real moto_server on 127.0.0.1 at a free port; yields its URL and always stops it."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {url}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def aws_env(endpoint: str, **extra: str) -> Iterator[None]:
+    """Point boto3 at moto with dummy credentials; restore the environment afterwards."""
+    values = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "ap-southeast-2",
+        "AWS_REGION": "ap-southeast-2",
+        **extra,
+    }
+    saved = {key: os.environ.get(key) for key in [*values, "AWS_PROFILE"]}
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
