@@ -1,0 +1,213 @@
+import { Construct } from "constructs";
+import { Id as RandomId } from "@cdktf/provider-random/lib/id";
+import { GlueCatalogDatabase } from "@cdktf/provider-aws/lib/glue-catalog-database";
+import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
+import { SecureBucket } from "./secure-bucket";
+import { IGrantable } from "./grants";
+
+export type DataBucketKind = "raw" | "processed" | "athena-results";
+export const BUCKET_KINDS: readonly DataBucketKind[] = ["raw", "processed", "athena-results"];
+const ACCESS_LOGS = "access-logs";
+/** Bytes of the random suffix: 8 hex characters. */
+export const SUFFIX_BYTES = 4;
+
+/** `<prefix>-<kind>-<hex>`; the longest kind plus the suffix leaves 63 - 24 = 39 chars for the prefix. */
+export function bucketName(prefix: string, kind: string, hex: string): string {
+  return `${prefix}-${kind}-${hex}`;
+}
+
+/** Athena rejects unquoted hyphens, so the Glue database uses underscores. */
+export function glueDatabaseName(prefix: string): string {
+  return prefix.replace(/-/g, "_");
+}
+
+export interface DataLakeProps {
+  /** Start of every bucket name (validated in envs/: 4-36 chars). */
+  readonly bucketPrefix: string;
+  readonly athenaWorkgroupName: string;
+  /** Athena cancels a query that scans more than this. */
+  readonly bytesScannedCutoffPerQuery: number;
+  /** prevent_destroy on every bucket (prod). */
+  readonly protectBuckets: boolean;
+  readonly accountId: string;
+  readonly partition: string;
+  readonly region: string;
+}
+
+/**
+ * The S3 zones (raw, processed, athena-results) with their access-log bucket,
+ * the Glue database that catalogs them and the Athena workgroup dbt queries through.
+ */
+export class DataLake extends Construct {
+  readonly raw: SecureBucket;
+  readonly processed: SecureBucket;
+  readonly athenaResults: SecureBucket;
+  readonly accessLogs: SecureBucket;
+  readonly database: GlueCatalogDatabase;
+  readonly databaseName: string;
+  readonly workgroup: AthenaWorkgroup;
+  readonly workgroupName: string;
+  private readonly props: DataLakeProps;
+
+  constructor(scope: Construct, id: string, props: DataLakeProps) {
+    super(scope, id);
+    this.props = props;
+    // One random suffix for every bucket: names are globally unique and stable across applies.
+    for (const kind of [...BUCKET_KINDS, ACCESS_LOGS]) {
+      const longest = bucketName(props.bucketPrefix, kind, "f".repeat(SUFFIX_BYTES * 2));
+      if (longest.length > 63) {
+        throw new Error(`DataLake ${id}: bucketPrefix "${props.bucketPrefix}" makes "${longest}" ${longest.length} chars; S3 allows 63`);
+      }
+    }
+    const suffix = new RandomId(this, "bucket-suffix", { byteLength: SUFFIX_BYTES }).hex;
+    const name = (kind: string) => bucketName(props.bucketPrefix, kind, suffix);
+    const protect = props.protectBuckets;
+
+    this.accessLogs = new SecureBucket(this, "access-logs", {
+      bucketName: name(ACCESS_LOGS),
+      preventDestroy: protect,
+      // S3 delivers access logs as the logging service; it must be allowed to write, and only for this account.
+      extraPolicyStatements: [
+        {
+          sid: "S3ServerAccessLogsDelivery",
+          effect: "Allow",
+          principals: [{ type: "Service", identifiers: ["logging.s3.amazonaws.com"] }],
+          actions: ["s3:PutObject"],
+          resources: [`arn:${props.partition}:s3:::${name(ACCESS_LOGS)}/*`],
+          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
+        },
+      ],
+      lifecycleRules: [{ id: "expire-access-logs", expirationDays: 365, noncurrentVersionExpirationDays: 30 }],
+    });
+    const logged = { accessLogBucket: this.accessLogs, preventDestroy: protect };
+
+    this.raw = new SecureBucket(this, "raw", {
+      ...logged,
+      bucketName: name("raw"),
+      lifecycleRules: [
+        {
+          id: "tier-then-archive",
+          transitions: [
+            { days: 0, storageClass: "INTELLIGENT_TIERING" },
+            { days: 1095, storageClass: "GLACIER" },
+          ],
+          noncurrentVersionExpirationDays: 90,
+        },
+      ],
+    });
+    this.processed = new SecureBucket(this, "processed", {
+      ...logged,
+      bucketName: name("processed"),
+      // Kept indefinitely: dbt rebuilds tables, so old versions are only a safety net.
+      lifecycleRules: [
+        {
+          id: "intelligent-tiering",
+          transitions: [{ days: 0, storageClass: "INTELLIGENT_TIERING" }],
+          noncurrentVersionExpirationDays: 30,
+        },
+      ],
+    });
+    this.athenaResults = new SecureBucket(this, "athena-results", {
+      ...logged,
+      bucketName: name("athena-results"),
+      lifecycleRules: [{ id: "expire-query-results", expirationDays: 30, noncurrentVersionExpirationDays: 7 }],
+    });
+
+    this.databaseName = glueDatabaseName(props.bucketPrefix);
+    this.database = new GlueCatalogDatabase(this, "database", {
+      name: this.databaseName,
+      description: "Raw-zone tables (from dbt sources) and the models dbt builds on Athena",
+    });
+
+    this.workgroup = new AthenaWorkgroup(this, "workgroup", {
+      name: props.athenaWorkgroupName,
+      description: "dbt queries: engine v3, results encrypted in the athena-results bucket",
+      state: "ENABLED",
+      forceDestroy: false,
+      configuration: {
+        enforceWorkgroupConfiguration: true,
+        publishCloudwatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery,
+        engineVersion: { selectedEngineVersion: "Athena engine version 3" },
+        resultConfiguration: {
+          outputLocation: `s3://${this.athenaResults.bucketName}/athena/`,
+          expectedBucketOwner: props.accountId,
+          encryptionConfiguration: { encryptionOption: "SSE_S3" },
+        },
+      },
+    });
+    this.workgroupName = this.workgroup.name;
+  }
+
+  /** ARNs of this lake's Glue catalog, database and tables (including dbt's `<db>_<schema>` databases). */
+  glueArns(): { catalog: string; databases: string[]; tables: string[] } {
+    const { partition, region, accountId } = this.props;
+    const base = `arn:${partition}:glue:${region}:${accountId}`;
+    const db = this.databaseName;
+    return {
+      catalog: `${base}:catalog`,
+      databases: [`${base}:database/${db}`, `${base}:database/${db}_*`],
+      tables: [`${base}:table/${db}/*`, `${base}:table/${db}_*/*`],
+    };
+  }
+
+  /**
+   * What dbt-athena does to the catalog: read the database, create and replace
+   * tables and their partitions. Scoped to this database and dbt's custom-schema
+   * databases (`<db>_<schema>`), which dbt may create.
+   */
+  grantGlueForDbt(grantee: IGrantable): void {
+    const arns = this.glueArns();
+    grantee.grant({
+      sid: "GlueReadCatalog",
+      actions: [
+        "glue:GetDatabase",
+        "glue:GetDatabases",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:GetTableVersion",
+        "glue:GetTableVersions",
+        "glue:GetPartition",
+        "glue:GetPartitions",
+        "glue:BatchGetPartition",
+      ],
+      resources: [arns.catalog, ...arns.databases, ...arns.tables],
+    });
+    grantee.grant({
+      sid: "GlueWriteTables",
+      actions: [
+        "glue:CreateDatabase",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+        "glue:BatchDeleteTable",
+        "glue:DeleteTableVersion",
+        "glue:BatchDeleteTableVersion",
+        "glue:CreatePartition",
+        "glue:BatchCreatePartition",
+        "glue:UpdatePartition",
+        "glue:BatchUpdatePartition",
+        "glue:DeletePartition",
+        "glue:BatchDeletePartition",
+      ],
+      resources: [arns.catalog, ...arns.databases, ...arns.tables],
+    });
+  }
+
+  /** Run and read queries in this lake's workgroup only. */
+  grantAthenaQuery(grantee: IGrantable): void {
+    grantee.grant({
+      sid: "AthenaQueryInWorkgroup",
+      actions: [
+        "athena:GetWorkGroup",
+        "athena:StartQueryExecution",
+        "athena:StopQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:BatchGetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:GetQueryRuntimeStatistics",
+      ],
+      resources: [this.workgroup.arn],
+    });
+  }
+}

@@ -1,0 +1,149 @@
+import { Construct } from "constructs";
+import { Fn } from "cdktf";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { FUNCTION_ZIP, LAYER_ZIP } from "./artifacts";
+import { GrantStatement, IGrantable, toPolicyStatement } from "./grants";
+
+export const RUNTIME = "python3.12";
+export const ARCHITECTURE = "arm64";
+
+export interface DbtRunnerProps {
+  /** `<env>-dbt-runner`; also names the log group, role, layer and queue. */
+  readonly functionName: string;
+  readonly accountId: string;
+  readonly partition: string;
+  readonly region: string;
+  /** Default 3008 MB. */
+  readonly memorySize?: number;
+  /** Default 900 s (Lambda's maximum; a dbt build is long). */
+  readonly timeout?: number;
+  /** Default 1: two builds never race on the same tables. */
+  readonly reservedConcurrency?: number;
+  /** Default 14 days. */
+  readonly logRetentionDays?: number;
+  /** Environment of the function (the handler's settings). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** KMS key for the log group and the environment variables. Default: AWS-managed keys. */
+  readonly kmsKeyArn?: string;
+  /** Function zip (built by `make package`). Default `../../../build/function.zip`. */
+  readonly functionZip?: string;
+  /** Layer zip (built by `make layer`). Default `../../../build/dbt-layer.zip`. */
+  readonly layerZip?: string;
+}
+
+/**
+ * The dbt_runner Lambda: function, dbt layer, execution role, log group and the
+ * dead-letter queue that receives events whose asynchronous runs failed after
+ * Lambda's retries. Permissions arrive through `grant()` from the resources.
+ */
+export class DbtRunner extends Construct implements IGrantable {
+  readonly function: LambdaFunction;
+  readonly functionName: string;
+  readonly functionArn: string;
+  readonly role: IamRole;
+  readonly logGroup: CloudwatchLogGroup;
+  readonly layer: LambdaLayerVersion;
+  readonly deadLetterQueue: SqsQueue;
+  private readonly statements: GrantStatement[] = [];
+  private readonly policyDocument: DataAwsIamPolicyDocument;
+
+  constructor(scope: Construct, id: string, props: DbtRunnerProps) {
+    super(scope, id);
+    const name = props.functionName;
+    const functionZip = props.functionZip ?? FUNCTION_ZIP;
+    const layerZip = props.layerZip ?? LAYER_ZIP;
+
+    this.logGroup = new CloudwatchLogGroup(this, "logs", {
+      name: `/aws/lambda/${name}`,
+      retentionInDays: props.logRetentionDays ?? 14,
+      kmsKeyId: props.kmsKeyArn,
+    });
+
+    const trust = new DataAwsIamPolicyDocument(this, "trust", {
+      statement: [
+        {
+          sid: "LambdaInThisAccount",
+          effect: "Allow",
+          actions: ["sts:AssumeRole"],
+          principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
+          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
+        },
+      ],
+    });
+    this.role = new IamRole(this, "role", {
+      name: `${name}-role`,
+      description: `Execution role of ${name}`,
+      assumeRolePolicy: trust.json,
+    });
+
+    this.deadLetterQueue = new SqsQueue(this, "dlq", {
+      name: `${name}-dlq`,
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: 14 * 24 * 3600,
+    });
+
+    this.policyDocument = new DataAwsIamPolicyDocument(this, "policy", { statement: [] });
+    const policy = new IamRolePolicy(this, "role-policy", {
+      name: `${name}-permissions`,
+      role: this.role.id,
+      policy: this.policyDocument.json,
+    });
+
+    this.grant({
+      sid: "WriteOwnLogGroup",
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: [`${this.logGroup.arn}:*`],
+    });
+    this.grant({ sid: "SendToDeadLetterQueue", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn] });
+    // X-Ray has no resource-level permissions: AWS accepts only "*" for these two actions.
+    this.grant({ sid: "XRayTracing", actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] });
+
+    this.layer = new LambdaLayerVersion(this, "layer", {
+      layerName: `${name}-dbt`,
+      description: "dbt-core and dbt-athena for python3.12 arm64 (build/dbt-layer.zip from `make layer`)",
+      filename: layerZip,
+      sourceCodeHash: Fn.filebase64sha256(layerZip),
+      compatibleRuntimes: [RUNTIME],
+      compatibleArchitectures: [ARCHITECTURE],
+    });
+
+    this.function = new LambdaFunction(this, "function", {
+      functionName: name,
+      description: "Runs dbt (dbt-core + dbt-athena) against Athena",
+      role: this.role.arn,
+      runtime: RUNTIME,
+      architectures: [ARCHITECTURE],
+      handler: "handler.handler",
+      filename: functionZip,
+      sourceCodeHash: Fn.filebase64sha256(functionZip),
+      layers: [this.layer.arn],
+      memorySize: props.memorySize ?? 3008,
+      timeout: props.timeout ?? 900,
+      reservedConcurrentExecutions: props.reservedConcurrency ?? 1,
+      environment: { variables: { ...props.environment } },
+      kmsKeyArn: props.kmsKeyArn,
+      tracingConfig: { mode: "Active" },
+      deadLetterConfig: { targetArn: this.deadLetterQueue.arn },
+      loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+      // The role's permissions must exist before the first invocation writes logs.
+      dependsOn: [policy, this.logGroup],
+    });
+    this.functionName = this.function.functionName;
+    this.functionArn = this.function.arn;
+  }
+
+  /** Adds a statement to the execution role's policy. */
+  grant(statement: GrantStatement): void {
+    if (this.statements.some((s) => s.sid === statement.sid)) {
+      throw new Error(`DbtRunner ${this.node.id}: a statement with sid "${statement.sid}" was already granted`);
+    }
+    this.statements.push(statement);
+    this.policyDocument.putStatement(this.statements.map(toPolicyStatement));
+  }
+}

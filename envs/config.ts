@@ -1,0 +1,66 @@
+/**
+ * The shape of one environment's settings. `EnvironmentInput` is what `dev.ts` and
+ * `prod.ts` declare (plain data); `resolveEnvironment` fills the defaults and
+ * validates, so a bad value stops synth before any resource is built.
+ */
+
+export type EnvironmentName = "dev" | "prod";
+
+export interface EnvironmentInput {
+  /** `dev` or `prod`: names the stack, the function and the state key. */
+  readonly environment: EnvironmentName;
+  /** AWS region of every resource. Default `ap-southeast-2`. */
+  readonly region?: string;
+  /** Start of every bucket name: 4-36 chars of lowercase letters, digits and single hyphens. */
+  readonly bucketPrefix: string;
+  /** Tags on every resource (the provider's `default_tags`). */
+  readonly defaultTags?: Readonly<Record<string, string>>;
+  /** Tags for this environment only; they win over `defaultTags` on a clash. */
+  readonly extraTags?: Readonly<Record<string, string>>;
+  /** dbt runner memory in MB (more memory is also more CPU). Default 3008. */
+  readonly lambdaMemoryMb?: number;
+  /** dbt runner timeout in seconds (Lambda's maximum is 900). Default 900. */
+  readonly lambdaTimeoutSeconds?: number;
+  /** Retention of the runner's log group, in days (a CloudWatch-allowed value). Default 14. */
+  readonly logRetentionDays?: number;
+  /** Reserved concurrency of the runner; 1 keeps two builds from racing on the same tables. Default 1. */
+  readonly reservedConcurrency?: number;
+  /** EventBridge schedule for a periodic `dbt build`, e.g. `cron(0 2 * * ? *)`. Omit for none. */
+  readonly scheduleExpression?: string;
+  /** Run dbt when an object lands under `raw/` in the raw bucket. Default true. */
+  readonly s3EventTrigger?: boolean;
+  /** Athena cancels a query that scans more than this many bytes (min 10 MB). Default 10 GB. */
+  readonly athenaBytesScannedCutoff?: number;
+  /** Protect the data buckets from `terraform destroy` (prevent_destroy). Default: true in prod. */
+  readonly protectDataBuckets?: boolean;
+}
+
+export interface EnvironmentConfig {
+  readonly environment: EnvironmentName;
+  readonly region: string;
+  readonly bucketPrefix: string;
+  /** defaultTags merged with extraTags and the `Environment` tag. */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly lambdaMemoryMb: number;
+  readonly lambdaTimeoutSeconds: number;
+  readonly logRetentionDays: number;
+  readonly reservedConcurrency: number;
+  readonly scheduleExpression?: string;
+  readonly s3EventTrigger: boolean;
+  readonly athenaBytesScannedCutoff: number;
+  readonly protectDataBuckets: boolean;
+}
+
+export const DEFAULTS = {
+  region: "ap-southeast-2",
+  lambdaMemoryMb: 3008,
+  lambdaTimeoutSeconds: 900,
+  logRetentionDays: 14,
+  reservedConcurrency: 1,
+  s3EventTrigger: true,
+  athenaBytesScannedCutoff: 10 * 1024 ** 3,
+} as const;
+
+/** The longest prefix allowed; bucket names stay <= 63 chars with it (see constructs/data-lake). */
+export const BUCKET_PREFIX_MAX = 36;
+export const BUCKET_PREFIX_MIN = 4;

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { BUCKET_PREFIX_MAX, ConfigError, DEFAULTS, EnvironmentInput, environments, resolveEnvironment } from ".";
+import { dev } from "./dev";
+import { prod } from "./prod";
+
+const base: EnvironmentInput = { environment: "dev", bucketPrefix: "acme-data" };
+
+/** The message resolveEnvironment throws for `input`, or fails the test if it does not throw. */
+function problemsOf(input: Partial<Record<keyof EnvironmentInput, unknown>>): string {
+  try {
+    resolveEnvironment({ ...base, ...input } as EnvironmentInput);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`config was accepted: ${JSON.stringify(input)}`);
+}
+
+describe("resolveEnvironment defaults", () => {
+  it("fills the design's defaults", () => {
+    const config = resolveEnvironment(base);
+    expect(config).toMatchObject({
+      region: "ap-southeast-2",
+      lambdaMemoryMb: 3008,
+      lambdaTimeoutSeconds: 900,
+      logRetentionDays: 14,
+      reservedConcurrency: 1,
+      s3EventTrigger: true,
+      athenaBytesScannedCutoff: DEFAULTS.athenaBytesScannedCutoff,
+      protectDataBuckets: false,
+    });
+    expect(config.scheduleExpression).toBeUndefined();
+  });
+
+  it("protects data buckets in prod unless told otherwise", () => {
+    expect(resolveEnvironment({ ...base, environment: "prod" }).protectDataBuckets).toBe(true);
+    expect(resolveEnvironment({ ...base, environment: "prod", protectDataBuckets: false }).protectDataBuckets).toBe(false);
+  });
+
+  it("merges tags: extra tags win, Environment is always set", () => {
+    const config = resolveEnvironment({
+      ...base,
+      defaultTags: { Project: "p", Owner: "a" },
+      extraTags: { Owner: "b" },
+    });
+    expect(config.tags).toEqual({ Project: "p", Owner: "b", Environment: "dev" });
+  });
+});
+
+describe("envs/dev.ts and envs/prod.ts", () => {
+  it("are both valid and listed once each", () => {
+    expect(environments.map((e) => e.environment)).toEqual(["dev", "prod"]);
+    for (const env of [dev, prod]) expect(() => resolveEnvironment(env)).not.toThrow();
+  });
+
+  it("keep prod's buckets protected and both on the design's runner settings", () => {
+    const d = resolveEnvironment(dev);
+    const p = resolveEnvironment(prod);
+    expect(p.protectDataBuckets).toBe(true);
+    expect(d.protectDataBuckets).toBe(false);
+    for (const c of [d, p]) {
+      expect(c.region).toBe("ap-southeast-2");
+      expect([c.lambdaMemoryMb, c.lambdaTimeoutSeconds, c.logRetentionDays, c.reservedConcurrency]).toEqual([3008, 900, 14, 1]);
+    }
+    expect(d.bucketPrefix).not.toBe(p.bucketPrefix);
+  });
+});
+
+describe("resolveEnvironment rules (each names field, value and rule)", () => {
+  it.each([
+    [{ environment: "staging" }, 'environment = "staging": must be one of dev, prod'],
+    [{ region: "Sydney" }, 'region = "Sydney": must be an AWS region code'],
+    [{ bucketPrefix: "abc" }, `bucketPrefix = "abc": must be 4-${BUCKET_PREFIX_MAX} characters long`],
+    [{ bucketPrefix: "a".repeat(BUCKET_PREFIX_MAX + 1) }, `must be 4-${BUCKET_PREFIX_MAX} characters long`],
+    [{ bucketPrefix: "Acme-Data" }, 'bucketPrefix = "Acme-Data": must be lowercase letters and digits'],
+    [{ bucketPrefix: "acme.data" }, "no dots"],
+    [{ bucketPrefix: "acme--data" }, "single hyphens"],
+    [{ bucketPrefix: "-acme" }, "single hyphens"],
+    [{ bucketPrefix: "xn--acme" }, "must be lowercase letters"],
+    [{ bucketPrefix: "sthree-acme" }, "must not start with a prefix S3 reserves"],
+    [{ lambdaMemoryMb: 64 }, "lambdaMemoryMb = 64: must be an integer from 128 to 10240"],
+    [{ lambdaMemoryMb: 1024.5 }, "lambdaMemoryMb = 1024.5: must be an integer"],
+    [{ lambdaTimeoutSeconds: 901 }, "lambdaTimeoutSeconds = 901: must be an integer from 1 to 900"],
+    [{ reservedConcurrency: 0 }, "reservedConcurrency = 0: must be an integer from 1 to 1000"],
+    [{ logRetentionDays: 10 }, "logRetentionDays = 10: must be one of 1, 3, 5, 7, 14"],
+    [{ scheduleExpression: "0 2 * * *" }, 'scheduleExpression = "0 2 * * *": must be cron(<6 fields>) or rate('],
+    [{ scheduleExpression: "cron(0 2 * * *)" }, "must be cron(<6 fields>)"],
+    [{ scheduleExpression: "rate(0 hours)" }, "must be cron(<6 fields>)"],
+    [{ s3EventTrigger: "yes" }, 's3EventTrigger = "yes": must be true or false'],
+    [{ athenaBytesScannedCutoff: 1024 }, "athenaBytesScannedCutoff = 1024: must be an integer from 10485760"],
+    [{ protectDataBuckets: 1 }, "protectDataBuckets = 1: must be true or false"],
+    [{ defaultTags: { "aws:owner": "x" } }, 'defaultTags key "aws:owner": the "aws:" prefix is reserved'],
+    [{ extraTags: { "": "x" } }, 'extraTags key "": must be 1-128 characters'],
+    [{ extraTags: { Team: "a;b" } }, 'extraTags.Team = "a;b": must be a string of at most 256'],
+    [{ extraTags: { Team: "x".repeat(257) } }, "extraTags.Team"],
+  ])("rejects %j", (input, message) => {
+    expect(problemsOf(input)).toContain(message);
+  });
+
+  it("accepts the edges of each range", () => {
+    expect(() =>
+      resolveEnvironment({
+        ...base,
+        bucketPrefix: "a".repeat(BUCKET_PREFIX_MAX),
+        lambdaMemoryMb: 10240,
+        lambdaTimeoutSeconds: 1,
+        reservedConcurrency: 1,
+        logRetentionDays: 3653,
+        scheduleExpression: "rate(1 day)",
+        athenaBytesScannedCutoff: 10 * 1024 ** 2,
+      }),
+    ).not.toThrow();
+    expect(() => resolveEnvironment({ ...base, bucketPrefix: "abcd", scheduleExpression: "cron(15 3 ? * MON-FRI *)" })).not.toThrow();
+  });
+
+  it("reports every broken rule at once and names the environment", () => {
+    const message = problemsOf({ environment: "prod", bucketPrefix: "X", lambdaTimeoutSeconds: 0 });
+    expect(message).toMatch(/^invalid environment config "prod":/);
+    expect(message).toContain("bucketPrefix");
+    expect(message).toContain("lambdaTimeoutSeconds");
+  });
+
+  it("rejects more than 50 tags in total", () => {
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, "v"]));
+    expect(problemsOf({ defaultTags: many })).toContain("AWS allows at most 50");
+  });
+});

@@ -1,0 +1,128 @@
+import { describe, expect, it } from "vitest";
+import { Testing, TerraformStack } from "cdktf";
+import { byPath, FIXTURE_SOURCES, ofType, only, ref, refOnly, synthStack } from "../constructs/__fixtures__/synth";
+import { loadRawSources } from "../constructs/raw-sources";
+import { resolveEnvironment } from "../envs";
+import { dev as devInput } from "../envs/dev";
+import { DataPlatformStack, stateKey } from "./data-platform-stack";
+import { synthBothStacks } from "./__fixtures__/stacks";
+import { PartialS3Backend } from "./partial-s3-backend";
+
+const stacks = synthBothStacks();
+const envs = ["dev", "prod"] as const;
+
+describe("DataPlatformStack backend", () => {
+  it.each(envs)("%s has exactly one backend: a partial S3 backend (key, encrypt, use_lockfile)", (env) => {
+    const backend = stacks[env].terraform.backend;
+    expect(Object.keys(backend)).toEqual(["s3"]);
+    expect(backend.s3).toEqual({ key: `dbt-lambda-platform/${env}/terraform.tfstate`, encrypt: true, use_lockfile: true });
+    expect(backend.s3.bucket).toBeUndefined();
+    expect(backend.s3.region).toBeUndefined();
+  });
+
+  it("gives each environment its own state key", () => {
+    expect(stateKey("dev")).not.toBe(stateKey("prod"));
+  });
+
+  it("would otherwise get cdktf's local backend (the case the partial backend prevents)", () => {
+    // cdktf calls ensureBackendExists() at synth and adds a LocalBackend when a stack has none.
+    const bare = new TerraformStack(Testing.app(), "bare");
+    bare.ensureBackendExists();
+    expect(Object.keys(synthStack(bare).terraform.backend)).toEqual(["local"]);
+    const config = resolveEnvironment(devInput);
+    const stack = new DataPlatformStack(Testing.app(), "dev", { config, rawTables: loadRawSources(FIXTURE_SOURCES) });
+    expect(stack.ensureBackendExists()).toBeInstanceOf(PartialS3Backend);
+    expect(Object.keys(synthStack(stack).terraform.backend)).toEqual(["s3"]);
+  });
+});
+
+describe("DataPlatformStack providers", () => {
+  it.each(envs)("%s configures aws with region and default tags, and random; no unused archive provider", (env) => {
+    const json = stacks[env];
+    expect(Object.keys(json.provider).sort()).toEqual(["aws", "random"]);
+    const [aws] = json.provider.aws;
+    expect(aws.region).toBe("ap-southeast-2");
+    expect(aws.default_tags[0].tags).toMatchObject({ Project: "dbt-lambda-platform", ManagedBy: "cdktf", Environment: env });
+    expect(Object.keys(json.terraform.required_providers).sort()).toEqual(["aws", "random"]);
+    expect(json.terraform.required_providers.aws.version).toMatch(/^6\./);
+  });
+});
+
+describe("DataPlatformStack composition", () => {
+  it.each(envs)("%s wires the runner to its own buckets, database and workgroup", (env) => {
+    const json = stacks[env];
+    const fn = only(json, "aws_lambda_function");
+    expect(fn.function_name).toBe(`${env}-dbt-runner`);
+    expect(fn.environment.variables).toEqual({
+      RAW_BUCKET_NAME: ref(json, "aws_s3_bucket", "raw/bucket", "bucket"),
+      PROCESSED_BUCKET_NAME: ref(json, "aws_s3_bucket", "processed/bucket", "bucket"),
+      GLUE_DATABASE_NAME: ref(json, "aws_glue_catalog_database", "data-lake/database", "name"),
+      ATHENA_RESULTS_BUCKET: ref(json, "aws_s3_bucket", "athena-results/bucket", "bucket"),
+      ATHENA_WORKGROUP: ref(json, "aws_athena_workgroup", "data-lake/workgroup", "name"),
+      ENVIRONMENT: env,
+    });
+    expect(fn.kms_key_arn).toBe(refOnly(json, "aws_kms_key", "arn"));
+    expect(only(json, "aws_cloudwatch_log_group")).toMatchObject({ name: `/aws/lambda/${env}-dbt-runner`, retention_in_days: 14 });
+    expect(only(json, "aws_athena_workgroup").name).toBe(`${env}-dbt`);
+    expect(only(json, "aws_glue_catalog_database").name).toBe(`dbt_lambda_${env}`);
+  });
+
+  it.each(envs)("%s creates the raw tables of sources.yml in the stack's database and raw bucket", (env) => {
+    const json = stacks[env];
+    const tables = Object.values(ofType(json, "aws_glue_catalog_table"));
+    expect(tables.map((t) => t.name).sort()).toEqual(loadRawSources(FIXTURE_SOURCES).map((t) => t.name).sort());
+    const raw = ref(json, "aws_s3_bucket", "raw/bucket", "bucket");
+    for (const t of tables) {
+      expect(t.database_name).toBe(ref(json, "aws_glue_catalog_database", "data-lake/database", "name"));
+      expect(t.storage_descriptor.location).toBe(`s3://${raw}/raw/${t.name}/`);
+    }
+  });
+
+  it.each(envs)("%s triggers the runner on its schedule and on raw uploads", (env) => {
+    const json = stacks[env];
+    const rules = Object.values(ofType(json, "aws_cloudwatch_event_rule"));
+    expect(rules.map((r) => r.name).sort()).toEqual([`${env}-dbt-runner-raw-object-created`, `${env}-dbt-runner-schedule`]);
+    expect(Object.values(ofType(json, "aws_lambda_permission"))).toHaveLength(2);
+    // Exactly one notification resource per bucket.
+    const notified = Object.values(ofType(json, "aws_s3_bucket_notification")).map((n) => n.bucket);
+    expect(new Set(notified).size).toBe(notified.length);
+    expect(notified).toHaveLength(Object.keys(ofType(json, "aws_s3_bucket")).length);
+  });
+
+  it("protects prod's buckets from destroy and leaves dev's destroyable", () => {
+    for (const b of Object.values(ofType(stacks.prod, "aws_s3_bucket"))) expect(b.lifecycle).toEqual({ prevent_destroy: true });
+    for (const b of Object.values(ofType(stacks.dev, "aws_s3_bucket"))) expect(b.lifecycle).toBeUndefined();
+  });
+
+  it("uses prod's larger Athena scan cutoff", () => {
+    const cutoff = (env: "dev" | "prod") => only(stacks[env], "aws_athena_workgroup").configuration.bytes_scanned_cutoff_per_query;
+    expect(cutoff("dev")).toBe(10 * 1024 ** 3);
+    expect(cutoff("prod")).toBe(100 * 1024 ** 3);
+  });
+
+  it("leaves out the schedule and the S3 rule when the config switches them off", () => {
+    const config = resolveEnvironment({ ...devInput, scheduleExpression: undefined, s3EventTrigger: false });
+    const json = synthStack(
+      new DataPlatformStack(Testing.app(), "quiet", { config, rawTables: loadRawSources(FIXTURE_SOURCES) }),
+    );
+    expect(ofType(json, "aws_cloudwatch_event_rule")).toEqual({});
+    expect(ofType(json, "aws_lambda_permission")).toEqual({});
+  });
+});
+
+describe("DataPlatformStack outputs", () => {
+  it.each(envs)("%s outputs the buckets, function, database, workgroup and log group", (env) => {
+    const json = stacks[env];
+    expect(Object.keys(json.output).sort()).toEqual(
+      ["athena_workgroup", "data_buckets", "dead_letter_queue", "function_arn", "function_name", "glue_database", "log_group"].sort(),
+    );
+    expect(json.output.data_buckets.value).toEqual({
+      raw: ref(json, "aws_s3_bucket", "raw/bucket", "bucket"),
+      processed: ref(json, "aws_s3_bucket", "processed/bucket", "bucket"),
+      athena_results: ref(json, "aws_s3_bucket", "athena-results/bucket", "bucket"),
+    });
+    expect(json.output.function_arn.value).toBe(ref(json, "aws_lambda_function", "dbt-runner/function", "arn"));
+    expect(json.output.log_group.value).toBe(ref(json, "aws_cloudwatch_log_group", "dbt-runner/logs", "name"));
+    expect(byPath(json, "aws_s3_bucket", "raw/bucket").bucket).toMatch(new RegExp(`^dbt-lambda-${env}-raw-\\$\\{random_id\\.`));
+  });
+});

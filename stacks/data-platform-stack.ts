@@ -1,0 +1,118 @@
+import { Construct } from "constructs";
+import { TerraformOutput, TerraformStack } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { EnvironmentConfig } from "../envs";
+import { DataLake } from "../constructs/data-lake";
+import { DbtRunner } from "../constructs/dbt-runner";
+import { PlatformKey } from "../constructs/platform-key";
+import { RawTable } from "../constructs/raw-sources";
+import { RawTables } from "../constructs/raw-tables";
+import { Triggers } from "../constructs/triggers";
+import { PartialS3Backend } from "./partial-s3-backend";
+
+export interface DataPlatformStackProps {
+  readonly config: EnvironmentConfig;
+  /** The raw tables, from dbt/models/sources.yml. */
+  readonly rawTables: readonly RawTable[];
+  /** Overrides of the artifact paths (default: build/function.zip and build/dbt-layer.zip). */
+  readonly functionZip?: string;
+  readonly layerZip?: string;
+}
+
+/** State key of an environment inside the state bucket. */
+export const stateKey = (env: string) => `dbt-lambda-platform/${env}/terraform.tfstate`;
+
+/** One environment: the data lake, its raw tables, the dbt runner and its triggers. */
+export class DataPlatformStack extends TerraformStack {
+  readonly lake: DataLake;
+  readonly runner: DbtRunner;
+  readonly triggers: Triggers;
+
+  constructor(scope: Construct, id: string, props: DataPlatformStackProps) {
+    super(scope, id);
+    const { config } = props;
+    const env = config.environment;
+
+    new PartialS3Backend(this, { key: stateKey(env) });
+    new AwsProvider(this, "aws", { region: config.region, defaultTags: [{ tags: { ...config.tags } }] });
+    new RandomProvider(this, "random");
+    // The function zip comes from `make package` (reproducible, shared with its tests), so the
+    // archive provider is not needed.
+
+    const accountId = new DataAwsCallerIdentity(this, "account").accountId;
+    const partition = new DataAwsPartition(this, "partition").partition;
+    const aws = { accountId, partition, region: config.region };
+
+    const functionName = `${env}-dbt-runner`;
+    const key = new PlatformKey(this, "platform-key", {
+      ...aws,
+      alias: `${env}-dbt-platform`,
+      logGroupNames: [`/aws/lambda/${functionName}`],
+    });
+
+    this.lake = new DataLake(this, "data-lake", {
+      ...aws,
+      bucketPrefix: config.bucketPrefix,
+      athenaWorkgroupName: `${env}-dbt`,
+      bytesScannedCutoffPerQuery: config.athenaBytesScannedCutoff,
+      protectBuckets: config.protectDataBuckets,
+    });
+
+    new RawTables(this, "raw-tables", {
+      databaseName: this.lake.database.name,
+      bucketName: this.lake.raw.bucketName,
+      tables: props.rawTables,
+    });
+
+    this.runner = new DbtRunner(this, "dbt-runner", {
+      ...aws,
+      functionName,
+      memorySize: config.lambdaMemoryMb,
+      timeout: config.lambdaTimeoutSeconds,
+      reservedConcurrency: config.reservedConcurrency,
+      logRetentionDays: config.logRetentionDays,
+      kmsKeyArn: key.keyArn,
+      functionZip: props.functionZip,
+      layerZip: props.layerZip,
+      environment: {
+        RAW_BUCKET_NAME: this.lake.raw.bucketName,
+        PROCESSED_BUCKET_NAME: this.lake.processed.bucketName,
+        GLUE_DATABASE_NAME: this.lake.database.name,
+        ATHENA_RESULTS_BUCKET: this.lake.athenaResults.bucketName,
+        ATHENA_WORKGROUP: this.lake.workgroupName,
+        ENVIRONMENT: env,
+      },
+    });
+    this.lake.raw.grantRead(this.runner);
+    this.lake.processed.grantReadWrite(this.runner);
+    this.lake.athenaResults.grantReadWrite(this.runner);
+    this.lake.grantGlueForDbt(this.runner);
+    this.lake.grantAthenaQuery(this.runner);
+    key.grantDecrypt(this.runner);
+
+    this.triggers = new Triggers(this, "triggers", {
+      runner: this.runner,
+      namePrefix: functionName,
+      scheduleExpression: config.scheduleExpression,
+      rawBucket: config.s3EventTrigger ? this.lake.raw : undefined,
+    });
+
+    new TerraformOutput(this, "data_buckets", {
+      description: "Names of the data buckets",
+      value: {
+        raw: this.lake.raw.bucketName,
+        processed: this.lake.processed.bucketName,
+        athena_results: this.lake.athenaResults.bucketName,
+      },
+    });
+    new TerraformOutput(this, "function_name", { value: this.runner.functionName });
+    new TerraformOutput(this, "function_arn", { value: this.runner.functionArn });
+    new TerraformOutput(this, "glue_database", { value: this.lake.database.name });
+    new TerraformOutput(this, "athena_workgroup", { value: this.lake.workgroupName });
+    new TerraformOutput(this, "log_group", { value: this.runner.logGroup.name });
+    new TerraformOutput(this, "dead_letter_queue", { value: this.runner.deadLetterQueue.url });
+  }
+}

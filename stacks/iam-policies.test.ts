@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { ofType, ref, refOnly, TfJson } from "../constructs/__fixtures__/synth";
+import { synthBothStacks } from "./__fixtures__/stacks";
+
+const stacks = synthBothStacks();
+const envs = ["dev", "prod"] as const;
+
+interface Statement {
+  sid?: string;
+  effect?: string;
+  actions?: string[];
+  resources?: string[];
+  condition?: unknown[];
+}
+
+/** Every policy document of a stack, by logical id. */
+function documents(json: TfJson): [string, Statement[]][] {
+  return Object.entries(ofType(json, "aws_iam_policy_document", "data")).map(([id, doc]) => [id, doc.statement ?? []]);
+}
+
+/** A resource that matches everything of a service rather than this stack's own resources. */
+function isOpen(resource: string): boolean {
+  return resource === "*" || /^arn:[^:]*:[^:]*:[^:]*:[^:]*:\*$/.test(resource) || /^arn:[^:]+:s3:::\*/.test(resource);
+}
+
+/** "<document>/<sid>" of each Allow statement with an open resource. */
+function openGrants(json: TfJson): string[] {
+  return documents(json).flatMap(([id, statements]) =>
+    statements
+      .filter((s) => (s.effect ?? "Allow") === "Allow" && (s.resources ?? []).some(isOpen))
+      .map((s) => `${id.replace(/_[0-9A-F]{8}$/, "")}/${s.sid}`),
+  );
+}
+
+/**
+ * The only "*" resources AWS forces on us: X-Ray has no resource-level permissions,
+ * and in a KMS key policy "*" means "this key". Anything new here must be justified.
+ */
+const ALLOWED_OPEN = [
+  "dbt-runner_policy/XRayTracing",
+  "platform-key_policy/AccountAdministersKeyThroughIam",
+  "platform-key_policy/CloudWatchLogsEncryptsOwnLogGroups",
+];
+
+function runnerStatements(json: TfJson): Record<string, Statement> {
+  const [, statements] = documents(json).find(([id]) => id.startsWith("dbt-runner_policy_"))!;
+  return Object.fromEntries(statements.map((s) => [s.sid!, s]));
+}
+
+describe("IAM: no new '*' resource", () => {
+  it.each(envs)("%s grants '*' only where AWS offers nothing narrower", (env) => {
+    expect(openGrants(stacks[env]).sort()).toEqual([...ALLOWED_OPEN].sort());
+  });
+
+  it("the detector catches a '*' resource and an account-wide ARN", () => {
+    const doctored: TfJson = {
+      data: {
+        aws_iam_policy_document: {
+          extra_ABCDEF12: {
+            statement: [
+              { sid: "Any", actions: ["s3:GetObject"], resources: ["*"] },
+              { sid: "AllBuckets", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::*"] },
+              { sid: "AllTables", actions: ["glue:GetTable"], resources: ["arn:aws:glue:ap-southeast-2:1:*"] },
+              { sid: "Denied", effect: "Deny", actions: ["s3:*"], resources: ["*"] },
+              { sid: "Scoped", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] },
+            ],
+          },
+        },
+      },
+    };
+    expect(openGrants(doctored)).toEqual(["extra/Any", "extra/AllBuckets", "extra/AllTables"]);
+  });
+});
+
+describe("IAM: the runner's role policy, statement by statement", () => {
+  it.each(envs)("%s has exactly the expected statements", (env) => {
+    expect(Object.keys(runnerStatements(stacks[env]))).toEqual([
+      "WriteOwnLogGroup",
+      "SendToDeadLetterQueue",
+      "XRayTracing",
+      "ReadRaw",
+      "ReadWriteProcessed",
+      "ReadWriteAthenaResults",
+      "GlueReadCatalog",
+      "GlueWriteTables",
+      "AthenaQueryInWorkgroup",
+      "DecryptWithPlatformKey",
+    ]);
+  });
+
+  it.each(envs)("%s scopes every statement to this stack's resources", (env) => {
+    const json = stacks[env];
+    const s = runnerStatements(json);
+    const bucket = (kind: string) => ref(json, "aws_s3_bucket", `${kind}/bucket`, "arn");
+    const account = ref(json, "aws_caller_identity", "account", "account_id", "data");
+    const partition = ref(json, "aws_partition", "partition", "partition", "data");
+    const glue = `arn:${partition}:glue:ap-southeast-2:${account}`;
+    const db = `dbt_lambda_${env}`;
+
+    expect(s.WriteOwnLogGroup).toMatchObject({
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: [`${refOnly(json, "aws_cloudwatch_log_group", "arn")}:*`],
+    });
+    expect(s.SendToDeadLetterQueue).toMatchObject({ actions: ["sqs:SendMessage"], resources: [refOnly(json, "aws_sqs_queue", "arn")] });
+    expect(s.XRayTracing).toMatchObject({ actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] });
+    expect(s.ReadRaw).toMatchObject({
+      actions: ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "s3:GetObjectVersion"],
+      resources: [bucket("raw"), `${bucket("raw")}/*`],
+    });
+    for (const [sid, kind] of [["ReadWriteProcessed", "processed"], ["ReadWriteAthenaResults", "athena-results"]]) {
+      expect(s[sid].resources).toEqual([bucket(kind), `${bucket(kind)}/*`]);
+      expect(s[sid].actions).toEqual(expect.arrayContaining(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]));
+    }
+    const glueResources = [`${glue}:catalog`, `${glue}:database/${db}`, `${glue}:database/${db}_*`, `${glue}:table/${db}/*`, `${glue}:table/${db}_*/*`];
+    expect(s.GlueReadCatalog.resources).toEqual(glueResources);
+    expect(s.GlueWriteTables.resources).toEqual(glueResources);
+    expect(s.AthenaQueryInWorkgroup.resources).toEqual([refOnly(json, "aws_athena_workgroup", "arn")]);
+    expect(s.DecryptWithPlatformKey).toMatchObject({ actions: ["kms:Decrypt"], resources: [refOnly(json, "aws_kms_key", "arn")] });
+  });
+
+  it.each(envs)("%s never grants a service-wide action or raw-zone writes", (env) => {
+    const s = runnerStatements(stacks[env]);
+    for (const statement of Object.values(s)) {
+      expect(statement.effect).toBe("Allow");
+      for (const action of statement.actions ?? []) expect(action).toMatch(/^[a-z0-9]+:[A-Z][A-Za-z]+$/);
+    }
+    expect(s.ReadRaw.actions).not.toContain("s3:PutObject");
+    const all = Object.values(s).flatMap((x) => x.actions ?? []);
+    for (const dangerous of ["iam:PassRole", "glue:DeleteDatabase", "s3:PutBucketPolicy", "kms:Encrypt"]) expect(all).not.toContain(dangerous);
+  });
+});
