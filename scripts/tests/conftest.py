@@ -1,0 +1,36 @@
+"""Shared fixtures: the built artifacts (built here if missing: the scripts skip work when up to date)."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from artifact_helpers import BUILD, REPO, SCRIPTS, python312, run
+
+
+@pytest.fixture(scope="session")
+def layer_zip() -> Path:
+    run([str(SCRIPTS / "build-layer")], cwd=REPO)
+    return BUILD / "dbt-layer.zip"
+
+
+@pytest.fixture(scope="session")
+def function_zip(layer_zip: Path) -> Path:
+    run([str(SCRIPTS / "build-package")], cwd=REPO)
+    return BUILD / "function.zip"
+
+
+@pytest.fixture(scope="session")
+def layer_names(layer_zip: Path) -> list[str]:
+    with zipfile.ZipFile(layer_zip) as archive:
+        return archive.namelist()
+
+
+@pytest.fixture(scope="session")
+def uv_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("UV_PYTHON", python312())
+    return env

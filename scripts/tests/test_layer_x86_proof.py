@@ -1,0 +1,153 @@
+"""The layer is complete: its exact contents, built for x86-64 by the same script, work on this machine.
+
+The arm64 binaries cannot run here, so the same pinned requirements are installed and pruned
+for x86-64 CPython 3.12 by `scripts/build-layer --arch x86_64`, and run from a bare venv with
+the tree on PYTHONPATH, the way Lambda puts /opt/python on sys.path (no .pth processing). The
+pure-Python files, which are the ones the pruning could break, are then shown to be identical
+to the arm64 layer's, distribution by distribution.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from artifact_helpers import REPO, SCRIPTS, python312, run
+
+PROBE_PROJECT = Path(__file__).parent / "fixtures" / "athena_probe"
+
+IMPORT_EVERYTHING = r"""
+import importlib, json, pkgutil, sys
+from pathlib import Path
+root = Path(sys.argv[1])
+tops = sorted({(p.name if p.is_dir() else p.name.split(".")[0]) for p in root.iterdir()
+               if not p.name.endswith(".dist-info") and (p.is_dir() or p.suffix in (".py", ".so"))})
+tops = [t for t in tops if t.isidentifier()]
+failures = {}
+for name in tops:
+    try:
+        importlib.import_module(name)
+    except Exception as error:
+        failures[name] = repr(error)
+walked = 0
+for package in ("dbt", "dbt_common", "dbt_semantic_interfaces", "pyathena"):
+    module = importlib.import_module(package)
+    for info in pkgutil.walk_packages(module.__path__, package + "."):
+        if package == "pyathena" and set(info.name.split(".")) & {"pandas", "arrow", "polars", "sqlalchemy", "spark"}:
+            continue  # pyathena's optional cursors need extras dbt-athena does not use
+        walked += 1
+        try:
+            importlib.import_module(info.name)
+        except Exception as error:
+            failures[info.name] = repr(error)
+outside = sorted({m.__file__ for m in list(sys.modules.values())
+                  if getattr(m, "__file__", None) and "site-packages" in m.__file__})
+print(json.dumps({"tops": tops, "walked": walked, "failures": failures, "outside": outside}))
+"""
+
+
+@pytest.fixture(scope="module")
+def x86_layer(tmp_path_factory, uv_env) -> Path:
+    out = tmp_path_factory.mktemp("x86")
+    run([str(SCRIPTS / "build-layer"), "--arch", "x86_64", "--out-dir", str(out)], cwd=REPO, env=uv_env)
+    return out / "layer" / "python"
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory, uv_env) -> Path:
+    venv = tmp_path_factory.mktemp("venv") / "venv"
+    run([shutil.which("uv") or "uv", "venv", "--quiet", "--python", python312(), str(venv)], env=uv_env)
+    return venv / "bin" / "python"
+
+
+def layer_run(python: Path, tree: Path, args: list[str], tmp: Path) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "PYTHONPATH": str(tree), "PYTHONNOUSERSITE": "1",
+           "AWS_ACCESS_KEY_ID": "probe", "AWS_SECRET_ACCESS_KEY": "probe", "AWS_DEFAULT_REGION": "ap-southeast-2",
+           "AWS_EC2_METADATA_DISABLED": "true", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return run([str(python), *args], env=env, cwd=tmp).stdout
+
+
+def test_the_proof_tree_really_is_x86_64(x86_layer: Path):
+    # Otherwise the import checks below would prove nothing (and the aarch64 check would pass vacuously).
+    header = next(x86_layer.glob("pydantic_core/_pydantic_core*.so")).read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 62
+
+
+def test_interpreter_is_x86_64_cpython_312(bare_python: Path, tmp_path: Path):
+    out = layer_run(bare_python, tmp_path, ["-c", "import platform, sys; print(platform.machine(), sys.version_info[:2])"], tmp_path)
+    assert out.split()[0] == "x86_64" and "(3, 12)" in out
+
+
+def test_every_module_imports_cleanly(x86_layer: Path, bare_python: Path, tmp_path: Path):
+    output = layer_run(bare_python, x86_layer, ["-c", IMPORT_EVERYTHING, str(x86_layer)], tmp_path)
+    report = json.loads(output.strip().splitlines()[-1])
+    assert report["failures"] == {}
+    assert {"dbt", "dbt_common", "boto3", "botocore", "pyathena", "mypy_boto3_athena", "agate"} <= set(report["tops"])
+    assert report["walked"] > 300
+    assert report["outside"] == [], "modules were loaded from outside the layer tree"
+
+
+def test_dbt_version_lists_the_athena_adapter(x86_layer: Path, bare_python: Path, tmp_path: Path):
+    out = layer_run(bare_python, x86_layer, ["-c", "from dbt.cli.main import cli; cli()", "--version"], tmp_path)
+    plugins = out.split("Plugins:", 1)[1]
+    assert "athena: 1.11" in plugins, out
+    assert "installed: " in out.split("Plugins:", 1)[0]
+
+
+def test_dbt_parses_an_athena_project_from_the_layer(x86_layer: Path, bare_python: Path, tmp_path: Path):
+    project = tmp_path / "project"
+    shutil.copytree(PROBE_PROJECT, project)
+    target = tmp_path / "target"
+    layer_run(bare_python, x86_layer, ["-c", "from dbt.cli.main import cli; cli()", "parse",
+                                       "--project-dir", str(project), "--profiles-dir", str(project),
+                                       "--target-path", str(target), "--log-path", str(tmp_path / "logs"),
+                                       "--no-version-check"], tmp_path)
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["metadata"]["adapter_type"] == "athena"
+    assert "model.athena_probe.thing_counts" in manifest["nodes"]
+    macros = manifest["macros"]
+    assert "macro.dbt_athena.athena__create_table_as" in macros  # the adapter's include/ macros
+    assert "macro.dbt.test_unique" in macros  # dbt's global project
+    tests = [n for n in manifest["nodes"] if n.startswith("test.athena_probe.")]
+    assert len(tests) == 2
+
+
+def files_by_distribution(tree: Path | None = None, archive: Path | None = None) -> dict[str, set[str]]:
+    """{dist-info folder: its files} for pure-Python (Root-Is-Purelib) distributions, from the tree's RECORDs."""
+    if archive is not None:
+        with zipfile.ZipFile(archive) as zf:
+            files = {n.removeprefix("python/"): zf.read(n) if n.endswith(("/RECORD", "/WHEEL")) else b"" for n in zf.namelist()}
+    else:
+        files = {p.relative_to(tree).as_posix(): p.read_bytes() if p.name in ("RECORD", "WHEEL") else b""
+                 for p in tree.rglob("*") if p.is_file()}
+    owners: dict[str, str] = {}
+    pure: set[str] = set()
+    for name, content in files.items():
+        folder, _, leaf = name.partition("/")
+        if folder.endswith(".dist-info") and leaf == "WHEEL" and b"Root-Is-Purelib: true" in content:
+            pure.add(folder)
+        if folder.endswith(".dist-info") and leaf == "RECORD":
+            for line in content.decode().splitlines():
+                owners[line.rsplit(",", 2)[0]] = folder
+    result: dict[str, set[str]] = defaultdict(set)
+    for name in files:
+        if owners.get(name) in pure:
+            result[owners[name]].add(name)
+    return {folder: result[folder] for folder in pure}
+
+
+def test_same_distributions_and_pure_python_files_as_the_arm64_layer(x86_layer: Path, layer_zip: Path):
+    arm = files_by_distribution(archive=layer_zip)
+    x86 = files_by_distribution(tree=x86_layer)
+    with zipfile.ZipFile(layer_zip) as zf:
+        arm_dists = {n.split("/")[1] for n in zf.namelist() if n.split("/")[1].endswith(".dist-info")}
+    assert arm_dists == {p.name for p in x86_layer.glob("*.dist-info")}
+    assert len(arm) > 50
+    assert arm.keys() == x86.keys()
+    assert {d: arm[d] ^ x86[d] for d in arm if arm[d] != x86[d]} == {}
