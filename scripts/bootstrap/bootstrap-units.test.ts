@@ -1,0 +1,196 @@
+import { describe, expect, it } from "vitest";
+import { glueDatabaseName as stackGlueDatabaseName } from "../../constructs/data-lake";
+import { environments, resolveEnvironment } from "../../envs";
+import { stateKey as stackStateKey } from "../../stacks/data-platform-stack";
+import { parseBootstrapArgs, UsageError } from "./args";
+import { deployPolicy } from "./deploy-policy";
+import { ensureGitHubVariables } from "./github-env";
+import { deployRoleName, glueDatabaseName, stateBucketName, stateKey, stateKeyPrefix } from "./names";
+import { sameStatement } from "./policy-document";
+
+const ACCOUNT = "123456789012";
+
+describe("names shared with the stack", () => {
+  it.each(["dev", "prod"] as const)("state key of %s is the stack's backend key", (env) => {
+    expect(stateKey(env)).toBe(stackStateKey(env));
+    expect(stateKey(env).startsWith(stateKeyPrefix(env))).toBe(true);
+  });
+
+  it("Glue database name is the stack's", () => {
+    for (const input of environments) {
+      expect(glueDatabaseName(input.bucketPrefix)).toBe(stackGlueDatabaseName(input.bucketPrefix));
+    }
+  });
+});
+
+describe("stateBucketName", () => {
+  it.each([
+    ["dbt-lambda", `dbt-lambda-terraform-state-${ACCOUNT}`],
+    ["My_Sample.Repo", `my-sample-repo-terraform-state-${ACCOUNT}`],
+    ["--Weird__name--", `weird-name-terraform-state-${ACCOUNT}`],
+  ])("%s -> %s", (repo, bucket) => {
+    expect(stateBucketName(repo, ACCOUNT)).toBe(bucket);
+  });
+
+  it("cuts long names to S3's 63 characters without a trailing hyphen", () => {
+    const name = stateBucketName("a-very-long-repository-name-that-goes-on-and-on-forever", ACCOUNT);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(name).toMatch(/^[a-z0-9][a-z0-9-]*[a-z0-9]$/);
+    expect(name).not.toContain("--");
+    expect(name.endsWith(`-terraform-state-${ACCOUNT}`)).toBe(true);
+  });
+
+  it("refuses names with nothing usable or a reserved prefix", () => {
+    expect(() => stateBucketName("___", ACCOUNT)).toThrow(/no letters or digits/);
+    expect(() => stateBucketName("sthree-repo", ACCOUNT)).toThrow(/uses "sthree-", which S3 reserves/);
+    expect(() => stateBucketName("repo", "12345")).toThrow(/not 12 digits/);
+  });
+});
+
+describe("deployRoleName", () => {
+  it("follows GitHubActions-<repo>-<env>-DeployRole", () => {
+    expect(deployRoleName({ owner: "acme", name: "dbt-lambda" }, "prod")).toBe("GitHubActions-dbt-lambda-prod-DeployRole");
+  });
+
+  it("keeps long names within IAM's 64 characters and distinct", () => {
+    const a = deployRoleName({ owner: "acme", name: "x".repeat(60) + "a" }, "prod");
+    const b = deployRoleName({ owner: "acme", name: "x".repeat(60) + "b" }, "prod");
+    expect(a.length).toBeLessThanOrEqual(64);
+    expect(a).toMatch(/^GitHubActions-[\w+=,.@-]+-prod-DeployRole$/);
+    expect(a).not.toBe(b);
+  });
+});
+
+describe("parseBootstrapArgs", () => {
+  it("parses every option", () => {
+    expect(
+      parseBootstrapArgs(["--region", "us-east-1", "--env", "prod", "--github-repo", "Acme/Data.Platform", "--dry-run"]),
+    ).toEqual({ help: false, region: "us-east-1", env: "prod", githubRepo: { owner: "Acme", name: "Data.Platform" }, dryRun: true });
+    expect(parseBootstrapArgs(["-h"])).toEqual({ help: true });
+  });
+
+  it.each([
+    [["--env", "dev"], /--region is required/],
+    [["--region", "ap-southeast-2"], /--env is required/],
+    [["--region", "AP-SOUTHEAST-2", "--env", "dev"], /--region "AP-SOUTHEAST-2" is not an AWS region name/],
+    [["--region", "ap-southeast-2", "--env", "qa"], /--env "qa" must be one of dev, prod/],
+    [["--region", "ap-southeast-2", "--env", "dev", "--github-repo", "a/b/c"], /--github-repo "a\/b\/c" must be <owner>\/<name>/],
+    [["--region", "ap-southeast-2", "--env", "dev", "--github-repo", "-acme/x"], /--github-repo/],
+    [["--region", "ap-southeast-2", "--env", "dev", "extra"], /positional/i],
+    [["--region"], /--region/],
+  ])("%j is a usage error", (argv, message) => {
+    expect(() => parseBootstrapArgs(argv)).toThrow(UsageError);
+    expect(() => parseBootstrapArgs(argv)).toThrow(message);
+  });
+});
+
+describe("deployPolicy", () => {
+  const policyFor = (env: "dev" | "prod") => {
+    const config = resolveEnvironment(environments.find((e) => e.environment === env)!);
+    return deployPolicy({
+      partition: "aws",
+      accountId: ACCOUNT,
+      region: config.region,
+      env,
+      bucketPrefix: config.bucketPrefix,
+      stateBucket: `repo-terraform-state-${ACCOUNT}`,
+      stateKeyPrefix: stateKeyPrefix(env),
+    });
+  };
+
+  it("fits IAM's 10,240-character limit for a role's inline policies", () => {
+    for (const env of ["dev", "prod"] as const) {
+      expect(JSON.stringify(policyFor(env)).length).toBeLessThan(10_240);
+    }
+  });
+
+  it('uses "*" only where IAM accepts nothing narrower, and then with a condition or a list-only action', () => {
+    const wildcard = policyFor("dev").Statement.filter((s) => [s.Resource].flat().includes("*"));
+    expect(wildcard.map((s) => s.Sid).sort()).toEqual(["CreateEnvironmentKey", "ListKeyAliases"]);
+    expect(wildcard.find((s) => s.Sid === "CreateEnvironmentKey")?.Condition).toEqual({
+      StringEquals: { "aws:RequestTag/Environment": "dev" },
+    });
+    expect(wildcard.find((s) => s.Sid === "ListKeyAliases")?.Action).toBe("kms:ListAliases");
+  });
+
+  it("gives dev nothing of prod's", () => {
+    const dev = JSON.stringify(policyFor("dev"));
+    expect(dev).not.toMatch(/prod/);
+    const prod = JSON.stringify(policyFor("prod"));
+    expect(prod).not.toMatch(/dev/);
+  });
+});
+
+describe("sameStatement", () => {
+  it("treats a single value as a one-element list and ignores order", () => {
+    expect(
+      sameStatement(
+        { Sid: "A", Effect: "Deny", Principal: { AWS: "*" }, Action: ["s3:*"], Resource: ["b", "a"] },
+        { Sid: "A", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: ["a", "b"] },
+      ),
+    ).toBe(true);
+    expect(sameStatement({ Sid: "A", Effect: "Deny", Action: "s3:*" }, { Sid: "A", Effect: "Allow", Action: "s3:*" })).toBe(false);
+  });
+});
+
+describe("ensureGitHubVariables with gh logged in", () => {
+  const repo = { owner: "acme", name: "dbt-lambda" };
+  const vars = { AWS_REGION: "ap-southeast-2", TFSTATE_KEY: "dbt-lambda-platform/dev/terraform.tfstate" };
+
+  /** A fake `gh` holding one environment's variables; records every call. */
+  function fakeGh(existing: Record<string, string> | undefined) {
+    const calls: string[] = [];
+    const state = existing ? { ...existing } : undefined;
+    const gh = (args: readonly string[]) => {
+      calls.push(args.join(" "));
+      const [cmd, sub] = args;
+      if (cmd === "auth") return { ok: true, stdout: "", missing: false };
+      if (cmd === "api" && args.length === 2) return { ok: state !== undefined, stdout: "{}", missing: false };
+      if (cmd === "variable" && sub === "list") {
+        return { ok: true, stdout: JSON.stringify(Object.entries(state ?? {}).map(([name, value]) => ({ name, value }))), missing: false };
+      }
+      return { ok: true, stdout: "", missing: false };
+    };
+    return { gh, calls };
+  }
+
+  it("creates a missing environment and sets every variable", async () => {
+    const { gh, calls } = fakeGh(undefined);
+    const result = await ensureGitHubVariables(repo, "dev", vars, { dryRun: false, print: () => {}, gh });
+    expect(result.change).toBe("created");
+    expect(calls).toContain("api --method PUT repos/acme/dbt-lambda/environments/dev");
+    expect(calls).toContain("variable set AWS_REGION --env dev --repo acme/dbt-lambda --body ap-southeast-2");
+    expect(calls.filter((c) => c.startsWith("variable set"))).toHaveLength(2);
+  });
+
+  it("sets only the variables that differ, and never re-creates an existing environment", async () => {
+    const { gh, calls } = fakeGh({ AWS_REGION: "ap-southeast-2", TFSTATE_KEY: "old/key" });
+    const result = await ensureGitHubVariables(repo, "dev", vars, { dryRun: false, print: () => {}, gh });
+    expect(result).toEqual({ change: "updated", detail: "TFSTATE_KEY" });
+    expect(calls.some((c) => c.includes("--method PUT"))).toBe(false);
+    expect(calls.filter((c) => c.startsWith("variable set"))).toEqual([
+      "variable set TFSTATE_KEY --env dev --repo acme/dbt-lambda --body dbt-lambda-platform/dev/terraform.tfstate",
+    ]);
+  });
+
+  it("reports unchanged when everything matches, and a dry run writes nothing", async () => {
+    const same = fakeGh({ ...vars });
+    expect((await ensureGitHubVariables(repo, "dev", vars, { dryRun: false, print: () => {}, gh: same.gh })).change).toBe(
+      "unchanged",
+    );
+    const dry = fakeGh(undefined);
+    expect((await ensureGitHubVariables(repo, "dev", vars, { dryRun: true, print: () => {}, gh: dry.gh })).change).toBe("created");
+    expect(dry.calls.filter((c) => c.includes("--method PUT") || c.startsWith("variable set"))).toEqual([]);
+  });
+
+  it("prints the exact commands when gh is not logged in", async () => {
+    const lines: string[] = [];
+    const gh = () => ({ ok: false, stdout: "", missing: false });
+    const result = await ensureGitHubVariables(repo, "dev", vars, { dryRun: false, print: (l) => lines.push(l.trim()), gh });
+    expect(result).toEqual({ change: "manual", detail: "gh is not logged in (gh auth login)" });
+    expect(lines).toContain("gh api --method PUT repos/acme/dbt-lambda/environments/dev");
+    expect(lines).toContain(
+      "gh variable set TFSTATE_KEY --env dev --repo acme/dbt-lambda --body dbt-lambda-platform/dev/terraform.tfstate",
+    );
+  });
+});

@@ -1,0 +1,269 @@
+import type { Environment } from "./args";
+import { glueDatabaseName } from "./names";
+import type { PolicyDocument, PolicyStatement } from "./policy-document";
+
+/** Where the stack of one environment lives and how its resources are named. */
+export interface DeployScope {
+  readonly partition: string;
+  readonly accountId: string;
+  /** The stack's region (envs/<env>.ts), not necessarily the state bucket's. */
+  readonly region: string;
+  readonly env: Environment;
+  /** envs/<env>.ts bucketPrefix: every data bucket is `<bucketPrefix>-<role>-<hex>`. */
+  readonly bucketPrefix: string;
+  readonly stateBucket: string;
+  /** Key prefix of this environment's state object and its lock file. */
+  readonly stateKeyPrefix: string;
+}
+
+/**
+ * What `terraform plan/apply/destroy` of one environment's stack needs, each statement limited
+ * to that environment's resources by the stack's names: buckets `<bucketPrefix>-*`, Glue
+ * database `<bucketPrefix with underscores>`, everything else `<env>-*` (function, layer, role,
+ * log group, queue, rules, workgroup, key alias); the KMS key, which has no name, by its
+ * `Environment` tag (the provider's default_tags put it on every resource).
+ */
+export function deployPolicy(scope: DeployScope): PolicyDocument {
+  const { partition, accountId, region, env } = scope;
+  const arn = (service: string, resource: string, inRegion = true) =>
+    `arn:${partition}:${service}:${inRegion ? region : ""}:${accountId}:${resource}`;
+  const s3 = (resource: string) => `arn:${partition}:s3:::${resource}`;
+  const database = glueDatabaseName(scope.bucketPrefix);
+  const envTag = { StringEquals: { "aws:ResourceTag/Environment": env } };
+
+  const statements: PolicyStatement[] = [
+    {
+      // Listing shows key names only; the backend lists to find workspaces.
+      Sid: "TerraformStateList",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: s3(scope.stateBucket),
+    },
+    {
+      // This environment's state object and its .tflock (S3 native locking), nothing else.
+      Sid: "TerraformStateObjects",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      Resource: s3(`${scope.stateBucket}/${scope.stateKeyPrefix}*`),
+    },
+    {
+      // Bucket-level configuration only: the resource is the bucket, so no object data is reachable.
+      Sid: "DataBuckets",
+      Effect: "Allow",
+      Action: [
+        "s3:CreateBucket",
+        "s3:DeleteBucket",
+        "s3:ListBucket",
+        "s3:GetBucket*",
+        "s3:PutBucket*",
+        "s3:DeleteBucketPolicy",
+        "s3:GetAccelerateConfiguration",
+        "s3:GetEncryptionConfiguration",
+        "s3:PutEncryptionConfiguration",
+        "s3:GetIntelligentTieringConfiguration",
+        "s3:PutIntelligentTieringConfiguration",
+        "s3:GetLifecycleConfiguration",
+        "s3:PutLifecycleConfiguration",
+        "s3:GetReplicationConfiguration",
+      ],
+      Resource: s3(`${scope.bucketPrefix}-*`),
+    },
+    {
+      Sid: "GlueCatalog",
+      Effect: "Allow",
+      Action: [
+        "glue:CreateDatabase",
+        "glue:GetDatabase",
+        "glue:UpdateDatabase",
+        "glue:DeleteDatabase",
+        "glue:CreateTable",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+        "glue:GetTags",
+        "glue:TagResource",
+        "glue:UntagResource",
+      ],
+      Resource: [arn("glue", "catalog"), arn("glue", `database/${database}`), arn("glue", `table/${database}/*`)],
+    },
+    {
+      Sid: "AthenaWorkgroup",
+      Effect: "Allow",
+      Action: [
+        "athena:CreateWorkGroup",
+        "athena:GetWorkGroup",
+        "athena:UpdateWorkGroup",
+        "athena:DeleteWorkGroup",
+        "athena:ListTagsForResource",
+        "athena:TagResource",
+        "athena:UntagResource",
+      ],
+      Resource: arn("athena", `workgroup/${env}-*`),
+    },
+    {
+      Sid: "LambdaFunctions",
+      Effect: "Allow",
+      Action: [
+        "lambda:CreateFunction",
+        "lambda:DeleteFunction",
+        "lambda:GetFunction*",
+        "lambda:UpdateFunction*",
+        "lambda:PutFunction*",
+        "lambda:DeleteFunction*",
+        "lambda:ListVersionsByFunction",
+        "lambda:PublishVersion",
+        "lambda:GetPolicy",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+        "lambda:GetRuntimeManagementConfig",
+        "lambda:ListTags",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+      ],
+      Resource: arn("lambda", `function:${env}-*`),
+    },
+    {
+      Sid: "LambdaLayers",
+      Effect: "Allow",
+      Action: ["lambda:PublishLayerVersion", "lambda:GetLayerVersion", "lambda:DeleteLayerVersion", "lambda:ListLayerVersions"],
+      Resource: [arn("lambda", `layer:${env}-*`), arn("lambda", `layer:${env}-*:*`)],
+    },
+    {
+      Sid: "StackRoles",
+      Effect: "Allow",
+      Action: [
+        "iam:CreateRole",
+        "iam:GetRole",
+        "iam:UpdateRole",
+        "iam:UpdateRoleDescription",
+        "iam:DeleteRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:ListRoleTags",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListInstanceProfilesForRole",
+      ],
+      Resource: arn("iam", `role/${env}-*`, false),
+    },
+    {
+      // The stack's roles may be handed to Lambda and nothing else.
+      Sid: "PassStackRolesToLambda",
+      Effect: "Allow",
+      Action: "iam:PassRole",
+      Resource: arn("iam", `role/${env}-*`, false),
+      Condition: { StringEquals: { "iam:PassedToService": "lambda.amazonaws.com" } },
+    },
+    {
+      Sid: "LogGroups",
+      Effect: "Allow",
+      Action: [
+        "logs:CreateLogGroup",
+        "logs:DeleteLogGroup",
+        "logs:PutRetentionPolicy",
+        "logs:DeleteRetentionPolicy",
+        "logs:AssociateKmsKey",
+        "logs:DisassociateKmsKey",
+        "logs:ListTagsForResource",
+        "logs:ListTagsLogGroup",
+        "logs:TagResource",
+        "logs:TagLogGroup",
+        "logs:UntagResource",
+        "logs:UntagLogGroup",
+      ],
+      Resource: [arn("logs", `log-group:/aws/lambda/${env}-*`), arn("logs", `log-group:/aws/lambda/${env}-*:*`)],
+    },
+    {
+      // DescribeLogGroups is a list call: IAM scopes it no narrower than all log groups of the region.
+      Sid: "DescribeLogGroups",
+      Effect: "Allow",
+      Action: "logs:DescribeLogGroups",
+      Resource: arn("logs", "log-group:*"),
+    },
+    {
+      Sid: "DeadLetterQueues",
+      Effect: "Allow",
+      Action: [
+        "sqs:CreateQueue",
+        "sqs:DeleteQueue",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ListQueueTags",
+        "sqs:TagQueue",
+        "sqs:UntagQueue",
+      ],
+      Resource: arn("sqs", `${env}-*`),
+    },
+    {
+      Sid: "EventRules",
+      Effect: "Allow",
+      Action: [
+        "events:PutRule",
+        "events:DescribeRule",
+        "events:DeleteRule",
+        "events:EnableRule",
+        "events:DisableRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+        "events:ListTargetsByRule",
+        "events:ListTagsForResource",
+        "events:TagResource",
+        "events:UntagResource",
+      ],
+      Resource: arn("events", `rule/${env}-*`),
+    },
+    {
+      // A key has no ARN before it exists, so CreateKey only takes "*": the request must tag it with the env.
+      Sid: "CreateEnvironmentKey",
+      Effect: "Allow",
+      Action: ["kms:CreateKey", "kms:TagResource"],
+      Resource: "*",
+      Condition: { StringEquals: { "aws:RequestTag/Environment": env } },
+    },
+    {
+      Sid: "ManageEnvironmentKey",
+      Effect: "Allow",
+      Action: [
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:PutKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:EnableKeyRotation",
+        "kms:UpdateKeyDescription",
+        "kms:ListResourceTags",
+        "kms:TagResource",
+        "kms:ScheduleKeyDeletion",
+        "kms:CreateAlias",
+        "kms:DeleteAlias",
+        "kms:UpdateAlias",
+        // Lambda encrypts the function's environment with the caller's grant on the key.
+        "kms:CreateGrant",
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+      ],
+      Resource: arn("kms", "key/*"),
+      Condition: envTag,
+    },
+    {
+      Sid: "EnvironmentKeyAlias",
+      Effect: "Allow",
+      Action: ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+      Resource: arn("kms", `alias/${env}-*`),
+    },
+    {
+      // ListAliases is a list call that IAM only authorizes on "*"; the provider reads aliases with it.
+      Sid: "ListKeyAliases",
+      Effect: "Allow",
+      Action: "kms:ListAliases",
+      Resource: "*",
+    },
+  ];
+  return { Version: "2012-10-17", Statement: statements };
+}

@@ -1,0 +1,73 @@
+import { spawnSync } from "node:child_process";
+import type { Environment, GitHubRepo } from "./args";
+import type { StepResult } from "./progress";
+
+/** The variables the workflows read from the GitHub environment (none is a secret). */
+export type GitHubVariables = Readonly<Record<string, string>>;
+
+type Gh = (args: readonly string[]) => { ok: boolean; stdout: string; missing: boolean };
+
+const runGh: Gh = (args) => {
+  const result = spawnSync("gh", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return { ok: result.status === 0, stdout: result.stdout ?? "", missing: result.error !== undefined };
+};
+
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The exact commands that create the environment (if needed) and set its variables. */
+export function ghCommands(repo: GitHubRepo, env: Environment, vars: GitHubVariables): string[] {
+  const slug = `${repo.owner}/${repo.name}`;
+  return [
+    `gh api --method PUT repos/${slug}/environments/${env}`,
+    ...Object.entries(vars).map(
+      ([name, value]) => `gh variable set ${name} --env ${env} --repo ${slug} --body ${shellQuote(value)}`,
+    ),
+  ];
+}
+
+/**
+ * Sets the GitHub environment's variables with `gh` when it is installed and logged in, changing
+ * only those that differ; otherwise prints the commands for the user to run.
+ */
+export async function ensureGitHubVariables(
+  repo: GitHubRepo,
+  env: Environment,
+  vars: GitHubVariables,
+  opts: { dryRun: boolean; print: (line: string) => void; gh?: Gh },
+): Promise<StepResult> {
+  const gh = opts.gh ?? runGh;
+  const slug = `${repo.owner}/${repo.name}`;
+  const auth = gh(["auth", "status", "--hostname", "github.com"]);
+  if (!auth.ok) {
+    const why = auth.missing ? "gh is not installed" : "gh is not logged in (gh auth login)";
+    opts.print(`    ${why}; run these to finish:`);
+    for (const command of ghCommands(repo, env, vars)) opts.print(`      ${command}`);
+    return { change: "manual", detail: why };
+  }
+
+  const changes: string[] = [];
+  // Only a missing environment is created: a PUT on an existing one could reset its protection rules.
+  const environmentExists = gh(["api", `repos/${slug}/environments/${env}`]).ok;
+  if (!environmentExists) {
+    changes.push(`environment ${env}`);
+    if (!opts.dryRun && !gh(["api", "--method", "PUT", `repos/${slug}/environments/${env}`]).ok) {
+      throw new Error(`gh could not create the GitHub environment "${env}" in ${slug}`);
+    }
+  }
+  const listed = environmentExists ? gh(["variable", "list", "--env", env, "--repo", slug, "--json", "name,value"]) : undefined;
+  const current = new Map(
+    (listed?.ok ? (JSON.parse(listed.stdout || "[]") as { name: string; value: string }[]) : []).map((v) => [v.name, v.value]),
+  );
+  for (const [name, value] of Object.entries(vars)) {
+    if (current.get(name) === value) continue;
+    changes.push(name);
+    if (opts.dryRun) continue;
+    if (!gh(["variable", "set", name, "--env", env, "--repo", slug, "--body", value]).ok) {
+      throw new Error(`gh could not set variable ${name} in environment "${env}" of ${slug}`);
+    }
+  }
+  if (changes.length === 0) return { change: "unchanged", detail: `${Object.keys(vars).length} variables` };
+  return { change: current.size === 0 ? "created" : "updated", detail: changes.join(", ") };
+}
