@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { BUCKET_PREFIX_MAX, ConfigError, DEFAULTS, EnvironmentInput, environments, resolveEnvironment } from ".";
+import {
+  BUCKET_PREFIX_MAX,
+  ConfigError,
+  DEFAULTS,
+  EnvironmentInput,
+  environmentConfig,
+  environments,
+  resolveEnvironment,
+} from ".";
 import { dev } from "./dev";
 import { prod } from "./prod";
 
@@ -123,5 +131,15 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
   it("rejects more than 50 tags in total", () => {
     const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, "v"]));
     expect(problemsOf({ defaultTags: many })).toContain("AWS allows at most 50");
+  });
+});
+
+describe("environmentConfig", () => {
+  it("returns the validated config of a declared environment", () => {
+    expect(environmentConfig("prod")).toEqual(resolveEnvironment(prod));
+  });
+
+  it("names the declared environments when asked for another", () => {
+    expect(() => environmentConfig("staging")).toThrow(/environment = "staging": envs\/ declares only dev, prod/);
   });
 });

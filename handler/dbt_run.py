@@ -10,6 +10,7 @@ its private lookups in an order that no longer matches the fields, which breaks 
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -154,6 +155,4 @@ def _clip(text: str) -> str:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, default=str, separators=(",", ":"))

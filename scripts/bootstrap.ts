@@ -4,21 +4,19 @@
  * the GitHub environment variables the workflows read. Run with --help for the options.
  */
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
-import { environments, resolveEnvironment } from "../envs";
+import { environmentConfig } from "../envs";
 import { parseBootstrapArgs, UsageError, USAGE, type BootstrapArgs } from "./bootstrap/args";
 import { BootstrapError, createClients } from "./bootstrap/clients";
-import { deployPolicy } from "./bootstrap/deploy-policy";
+import { deployPolicy, deployScope } from "./bootstrap/deploy-policy";
 import { ensureGitHubVariables } from "./bootstrap/github-env";
 import { ensureDeployPolicy, ensureDeployRole, ensureOidcProvider, trustPolicy } from "./bootstrap/github-oidc";
-import { deployRoleName, localRepoName, stateBucketName, stateKey, stateKeyPrefix } from "./bootstrap/names";
+import { deployRoleName, localRepoName, stateBucketName, stateKey } from "./bootstrap/names";
 import { Progress } from "./bootstrap/progress";
 import { BUCKET_SETTINGS } from "./bootstrap/state-bucket-settings";
 import { ensureStateBucket } from "./bootstrap/state-bucket";
 
 async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<void> {
-  const input = environments.find((e) => e.environment === args.env);
-  if (!input) throw new BootstrapError(`envs/ has no "${args.env}" environment`);
-  const stack = resolveEnvironment(input);
+  const stack = environmentConfig(args.env);
   const clients = createClients(args.region, Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3));
 
   progress.info(`==> Bootstrap of "${args.env}"${args.dryRun ? " (dry run: nothing will be changed)" : ""}`);
@@ -53,15 +51,7 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<void>
     const spec = {
       roleName,
       trust: trustPolicy(provider.arn, repo, args.env),
-      policy: deployPolicy({
-        partition,
-        accountId,
-        region: stack.region,
-        env: args.env,
-        bucketPrefix: stack.bucketPrefix,
-        stateBucket: bucket,
-        stateKeyPrefix: stateKeyPrefix(args.env),
-      }),
+      policy: deployPolicy(deployScope(stack, { partition, accountId, stateBucket: bucket })),
       description: `Terraform plan/apply of the ${args.env} data platform from GitHub Actions (${slug})`,
       tags: { ManagedBy: "bootstrap", Environment: args.env, Repository: slug },
     };

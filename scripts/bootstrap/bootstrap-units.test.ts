@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { glueDatabaseName as stackGlueDatabaseName } from "../../constructs/data-lake";
-import { environments, resolveEnvironment } from "../../envs";
+import { environmentConfig, environments } from "../../envs";
 import { stateKey as stackStateKey } from "../../stacks/data-platform-stack";
 import { parseBootstrapArgs, UsageError } from "./args";
-import { deployPolicy } from "./deploy-policy";
+import { deployPolicy, deployScope } from "./deploy-policy";
 import { ensureGitHubVariables } from "./github-env";
 import { deployRoleName, glueDatabaseName, stateBucketName, stateKey, stateKeyPrefix } from "./names";
 import { sameStatement } from "./policy-document";
@@ -86,16 +86,8 @@ describe("parseBootstrapArgs", () => {
 
 describe("deployPolicy", () => {
   const policyFor = (env: "dev" | "prod") => {
-    const config = resolveEnvironment(environments.find((e) => e.environment === env)!);
-    return deployPolicy({
-      partition: "aws",
-      accountId: ACCOUNT,
-      region: config.region,
-      env,
-      bucketPrefix: config.bucketPrefix,
-      stateBucket: `repo-terraform-state-${ACCOUNT}`,
-      stateKeyPrefix: stateKeyPrefix(env),
-    });
+    const config = environmentConfig(env);
+    return deployPolicy(deployScope(config, { partition: "aws", accountId: ACCOUNT, stateBucket: `repo-terraform-state-${ACCOUNT}` }));
   };
 
   it("fits IAM's 10,240-character limit for a role's inline policies", () => {

@@ -8,9 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../main";
-import { environments, resolveEnvironment } from "../../envs";
-import { deployPolicy } from "./deploy-policy";
-import { stateKeyPrefix } from "./names";
+import { environmentConfig } from "../../envs";
+import { deployPolicy, deployScope } from "./deploy-policy";
 import type { PolicyStatement } from "./policy-document";
 
 const ACCOUNT = "123456789012";
@@ -73,16 +72,8 @@ afterAll(() => {
 });
 
 describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesized stack", (env) => {
-  const config = resolveEnvironment(environments.find((e) => e.environment === env)!);
-  const policy = deployPolicy({
-    partition: "aws",
-    accountId: ACCOUNT,
-    region: config.region,
-    env,
-    bucketPrefix: config.bucketPrefix,
-    stateBucket: `repo-terraform-state-${ACCOUNT}`,
-    stateKeyPrefix: stateKeyPrefix(env),
-  });
+  const config = environmentConfig(env);
+  const policy = deployPolicy(deployScope(config, { partition: "aws", accountId: ACCOUNT, stateBucket: `repo-terraform-state-${ACCOUNT}` }));
   const bySid = new Map<string, PolicyStatement>(policy.Statement.map((s) => [s.Sid, s]));
   const stack = () => JSON.parse(readFileSync(join(outdir, "stacks", env, "cdk.tf.json"), "utf8")) as Stack;
 

@@ -1,5 +1,6 @@
+import type { EnvironmentConfig } from "../../envs";
 import type { Environment } from "./args";
-import { glueDatabaseName } from "./names";
+import { glueDatabaseName, stateKeyPrefix } from "./names";
 import type { PolicyDocument, PolicyStatement } from "./policy-document";
 
 /** Where the stack of one environment lives and how its resources are named. */
@@ -14,6 +15,20 @@ export interface DeployScope {
   readonly stateBucket: string;
   /** Key prefix of this environment's state object and its lock file. */
   readonly stateKeyPrefix: string;
+}
+
+/** The deploy scope of an environment's stack, as envs/<env>.ts declares it, in one account. */
+export function deployScope(
+  stack: EnvironmentConfig,
+  account: { readonly partition: string; readonly accountId: string; readonly stateBucket: string },
+): DeployScope {
+  return {
+    ...account,
+    region: stack.region,
+    env: stack.environment,
+    bucketPrefix: stack.bucketPrefix,
+    stateKeyPrefix: stateKeyPrefix(stack.environment),
+  };
 }
 
 /**
