@@ -12,16 +12,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export CHECKPOINT_DISABLE := 1
-export UV_LINK_MODE := copy
 
-# uv is pinned and installed into build/tools, whatever else the machine has on its PATH.
-UV_VERSION := 0.13.8
-UV_DIR := $(CURDIR)/build/tools/uv-$(UV_VERSION)
-UV := $(UV_DIR)/bin/uv
-export PATH := $(UV_DIR)/bin:$(PATH)
-# uv cannot download interpreters here: use the pyenv-installed CPython 3.12 (the Lambda runtime).
-PYTHON312 ?= $(shell scripts/find-python312)
-export UV_PYTHON := $(PYTHON312)
+# The pinned uv (installed on first use) with the CPython 3.12 of the Lambda runtime.
+UV := scripts/uv
 SCALE ?= 1
 
 .PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security synth layer package bench bootstrap clean
@@ -39,12 +32,9 @@ node_modules/.installed: package-lock.json
 	touch $@
 
 deps-python: .venv/.installed
-.venv/.installed: uv.lock pyproject.toml $(UV)
+.venv/.installed: uv.lock pyproject.toml
 	$(UV) sync --frozen --all-groups
 	touch $@
-
-$(UV):
-	python3 -m pip install --quiet --disable-pip-version-check --target "$(UV_DIR)" "uv==$(UV_VERSION)"
 
 # --- the product --------------------------------------------------------------
 

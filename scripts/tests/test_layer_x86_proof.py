@@ -62,7 +62,7 @@ def x86_layer(tmp_path_factory, uv_env) -> Path:
 @pytest.fixture(scope="module")
 def bare_python(tmp_path_factory, uv_env) -> Path:
     venv = tmp_path_factory.mktemp("venv") / "venv"
-    run([shutil.which("uv") or "uv", "venv", "--quiet", "--python", python312(), str(venv)], env=uv_env)
+    run([str(SCRIPTS / "uv"), "venv", "--quiet", "--python", python312(), str(venv)], env=uv_env)
     return venv / "bin" / "python"
 
 
