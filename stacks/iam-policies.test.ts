@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ofType, ref, refOnly, TfJson } from "../constructs/__fixtures__/synth";
+import { KeyPolicy } from "../constructs/platform-key";
 import { synthBothStacks } from "./__fixtures__/stacks";
 
 const stacks = synthBothStacks();
@@ -33,14 +34,10 @@ function openGrants(json: TfJson): string[] {
 }
 
 /**
- * The only "*" resources AWS forces on us: X-Ray has no resource-level permissions,
- * and in a KMS key policy "*" means "this key". Anything new here must be justified.
+ * The only "*" resource AWS forces on an identity policy here: X-Ray has no resource-level
+ * permissions. Anything new must be justified.
  */
-const ALLOWED_OPEN = [
-  "dbt-runner_policy/XRayTracing",
-  "platform-key_policy/AccountAdministersKeyThroughIam",
-  "platform-key_policy/CloudWatchLogsEncryptsOwnLogGroups",
-];
+const ALLOWED_OPEN = ["dbt-runner_policy/XRayTracing"];
 
 function runnerStatements(json: TfJson): Record<string, Statement> {
   const [, statements] = documents(json).find(([id]) => id.startsWith("dbt-runner_policy_"))!;
@@ -50,6 +47,17 @@ function runnerStatements(json: TfJson): Record<string, Statement> {
 describe("IAM: no new '*' resource", () => {
   it.each(envs)("%s grants '*' only where AWS offers nothing narrower", (env) => {
     expect(openGrants(stacks[env]).sort()).toEqual([...ALLOWED_OPEN].sort());
+  });
+
+  it.each(envs)("%s has one key policy: the account administers the key, Logs uses it for its own group", (env) => {
+    const keys = Object.values(ofType(stacks[env], "aws_kms_key"));
+    expect(keys).toHaveLength(1);
+    const policy = JSON.parse(keys[0].policy) as KeyPolicy;
+    // In a key policy "*" means "this key"; who may use it is the principal (and condition).
+    expect(policy.Statement.map((st) => [st.Sid, st.Principal, st.Condition === undefined])).toEqual([
+      ["AccountAdministersKeyThroughIam", { AWS: expect.stringMatching(/^arn:.*:iam::.*:root$/) }, true],
+      ["CloudWatchLogsEncryptsOwnLogGroups", { Service: "logs.ap-southeast-2.amazonaws.com" }, false],
+    ]);
   });
 
   it("the detector catches a '*' resource and an account-wide ARN", () => {
