@@ -151,3 +151,35 @@ def test_same_distributions_and_pure_python_files_as_the_arm64_layer(x86_layer: 
     assert len(arm) > 50
     assert arm.keys() == x86.keys()
     assert {d: arm[d] ^ x86[d] for d in arm if arm[d] != x86[d]} == {}
+
+
+def test_packaged_handler_parses_our_project_for_athena_on_the_layer(
+    x86_layer: Path, bare_python: Path, function_zip: Path, tmp_path: Path
+):
+    # As Lambda loads it: the function zip in the task root, then the layer's python/ folder; the
+    # stack's environment; dbt's scratch space under TMPDIR (Lambda's /tmp). `parse` needs no AWS.
+    task = tmp_path / "task"
+    with zipfile.ZipFile(function_zip) as archive:
+        archive.extractall(task)
+    before = sorted(p.relative_to(task) for p in task.rglob("*"))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1", "TMPDIR": str(scratch),
+           "PYTHONPATH": os.pathsep.join([str(task), str(x86_layer)]), "PYTHONDONTWRITEBYTECODE": "1",
+           "AWS_ACCESS_KEY_ID": "probe", "AWS_SECRET_ACCESS_KEY": "probe", "AWS_REGION": "ap-southeast-2",
+           "AWS_EC2_METADATA_DISABLED": "true", "ENVIRONMENT": "dev",
+           "RAW_BUCKET_NAME": "acme-raw-0a1b2c3d", "PROCESSED_BUCKET_NAME": "acme-processed-0a1b2c3d",
+           "GLUE_DATABASE_NAME": "acme_dev", "ATHENA_RESULTS_BUCKET": "acme-athena-results-0a1b2c3d",
+           "ATHENA_WORKGROUP": "dev-dbt"}
+    program = "import handler, json; print('RESULT ' + json.dumps(handler.handler({'command': ['parse']})))"
+    out = run([str(bare_python), "-c", program], env=env, cwd=tmp_path).stdout
+    result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT ")).split(" ", 1)[1])
+
+    assert result["status"] == "success", result
+    assert result["parsed"]["sources"] == 7 and result["parsed"]["nodes"] > 50
+    manifests = list(scratch.glob("dbt-runner/*/target/manifest.json"))
+    assert len(manifests) == 1, "dbt writes its target under TMPDIR"
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["metadata"]["adapter_type"] == "athena"
+    assert manifest["sources"]["source.dbt_lambda.raw.artists"]["schema"] == "acme_dev"
+    assert sorted(p.relative_to(task) for p in task.rglob("*")) == before, "nothing is written in the task root"
