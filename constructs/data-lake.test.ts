@@ -91,7 +91,14 @@ describe("DataLake buckets", () => {
       effect: "Allow",
       principals: [{ type: "Service", identifiers: ["logging.s3.amazonaws.com"] }],
       actions: ["s3:PutObject"],
-      condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["111122223333"] }],
+      condition: [
+        { test: "StringEquals", variable: "aws:SourceAccount", values: ["111122223333"] },
+        {
+          test: "ArnLike",
+          variable: "aws:SourceArn",
+          values: BUCKET_KINDS.map((k) => `arn:aws:s3:::${byPath(dev, "aws_s3_bucket", `${k}/bucket`).bucket}`),
+        },
+      ],
     });
     expect(delivery.resources).toEqual([`arn:aws:s3:::${byPath(dev, "aws_s3_bucket", "access-logs/bucket").bucket}/*`]);
   });

@@ -66,7 +66,8 @@ export class DataLake extends Construct {
     this.accessLogs = new SecureBucket(this, "access-logs", {
       bucketName: name(ACCESS_LOGS),
       preventDestroy: protect,
-      // S3 delivers access logs as the logging service; it must be allowed to write, and only for this account.
+      // S3 delivers access logs as the logging service: it may write here only for this
+      // account's data buckets of this lake.
       extraPolicyStatements: [
         {
           sid: "S3ServerAccessLogsDelivery",
@@ -74,7 +75,14 @@ export class DataLake extends Construct {
           principals: [{ type: "Service", identifiers: ["logging.s3.amazonaws.com"] }],
           actions: ["s3:PutObject"],
           resources: [`arn:${props.partition}:s3:::${name(ACCESS_LOGS)}/*`],
-          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
+          condition: [
+            { test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] },
+            {
+              test: "ArnLike",
+              variable: "aws:SourceArn",
+              values: BUCKET_KINDS.map((kind) => `arn:${props.partition}:s3:::${name(kind)}`),
+            },
+          ],
         },
       ],
       lifecycleRules: [{ id: "expire-access-logs", expirationDays: 365, noncurrentVersionExpirationDays: 30 }],

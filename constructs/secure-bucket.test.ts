@@ -96,6 +96,9 @@ describe("SecureBucket", () => {
     ]);
     const quiet = byPath(json, "aws_s3_bucket_lifecycle_configuration", "quiet/lifecycle").rule;
     expect(quiet).toHaveLength(1);
+    expect(byPath(json, "aws_s3_bucket_lifecycle_configuration", "data/lifecycle").depends_on).toEqual([
+      expect.stringMatching(/^aws_s3_bucket_versioning\./),
+    ]);
     expect(quiet[0].abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: 2 }]);
   });
 

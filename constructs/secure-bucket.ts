@@ -83,7 +83,7 @@ export class SecureBucket extends Construct {
     this.bucketArn = this.bucket.arn;
     const bucket = this.bucket.id;
 
-    new S3BucketVersioningA(this, "versioning", {
+    const versioning = new S3BucketVersioningA(this, "versioning", {
       bucket,
       versioningConfiguration: { status: "Enabled" },
     });
@@ -133,8 +133,11 @@ export class SecureBucket extends Construct {
       dependsOn: [publicAccessBlock],
     });
 
+    // After versioning: S3 rejects noncurrent-version rules on a bucket whose versioning is
+    // still being enabled, and the provider would create both at once.
     this.lifecycle = new S3BucketLifecycleConfiguration(this, "lifecycle", {
       bucket,
+      dependsOn: [versioning],
       rule: [
         {
           id: "abort-incomplete-multipart-uploads",

@@ -54,6 +54,33 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
   aws_kms_key: { sid: "CreateEnvironmentKey" },
   aws_kms_alias: { sid: "EnvironmentKeyAlias", arn: (r, region) => `arn:aws:kms:${region}:${ACCOUNT}:${r.name}` },
 };
+/**
+ * API calls the AWS provider makes for a resource type besides its statement's obvious ones,
+ * including the reads it does after every apply and refresh (a missing one fails the apply after
+ * the resource was created).
+ */
+const LIFECYCLE_CALLS: Record<string, string[]> = {
+  aws_s3_bucket: ["s3:CreateBucket", "s3:ListBucket", "s3:GetBucketTagging", "s3:ListTagsForResource", "s3:DeleteBucket"],
+  aws_glue_catalog_database: ["glue:CreateDatabase", "glue:GetDatabase", "glue:DeleteDatabase"],
+  aws_glue_catalog_table: ["glue:CreateTable", "glue:GetTable", "glue:GetPartitionIndexes", "glue:DeleteTable"],
+  aws_athena_workgroup: ["athena:CreateWorkGroup", "athena:GetWorkGroup", "athena:DeleteWorkGroup"],
+  aws_lambda_function: ["lambda:CreateFunction", "lambda:GetFunction", "lambda:DeleteFunction"],
+  aws_iam_role: ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole"],
+  aws_cloudwatch_log_group: ["logs:CreateLogGroup", "logs:DeleteLogGroup"],
+  aws_sqs_queue: ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:DeleteQueue"],
+  aws_cloudwatch_event_rule: ["events:PutRule", "events:DescribeRule", "events:DeleteRule"],
+};
+
+/** Whether an Allow statement grants `action` (on `arn`, when the resource has a known ARN). */
+function allows(statements: readonly PolicyStatement[], action: string, arn?: string): boolean {
+  return statements.some(
+    (st) =>
+      st.Effect === "Allow" &&
+      [st.Action].flat().some((pattern) => matches(pattern.toLowerCase(), action.toLowerCase())) &&
+      (arn === undefined || [st.Resource ?? []].flat().some((pattern) => matches(pattern, arn))),
+  );
+}
+
 // Resources that never call AWS.
 const LOCAL_ONLY = new Set(["random_id"]);
 
@@ -94,6 +121,21 @@ describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesi
       }
     }
     expect(outside).toEqual([]);
+  });
+
+  it("allows the calls the provider makes to create, read back and delete each named resource", () => {
+    const denied: string[] = [];
+    for (const [type, resources] of Object.entries(stack().resource)) {
+      const calls = LIFECYCLE_CALLS[type] ?? [];
+      const arn = COVERAGE[type]?.arn;
+      for (const resource of Object.values(resources)) {
+        const target = arn ? arn(resource, config.region) : undefined;
+        for (const action of calls) {
+          if (!allows(policy.Statement, action, target)) denied.push(`${type}: ${action} on ${target ?? "its resource"}`);
+        }
+      }
+    }
+    expect(denied).toEqual([]);
   });
 
   it("tags every resource with the Environment the KMS statements are conditioned on", () => {

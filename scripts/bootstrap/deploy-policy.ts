@@ -80,6 +80,10 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "s3:GetLifecycleConfiguration",
         "s3:PutLifecycleConfiguration",
         "s3:GetReplicationConfiguration",
+        // Provider 6.x tags buckets at creation and reads the tags back through these.
+        "s3:TagResource",
+        "s3:UntagResource",
+        "s3:ListTagsForResource",
       ],
       Resource: s3(`${scope.bucketPrefix}-*`),
     },
@@ -96,6 +100,8 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "glue:GetTables",
         "glue:UpdateTable",
         "glue:DeleteTable",
+        // The provider reads every aws_glue_catalog_table's partition indexes back after apply.
+        "glue:GetPartitionIndexes",
         "glue:GetTags",
         "glue:TagResource",
         "glue:UntagResource",
