@@ -73,6 +73,14 @@ describe("DbtRunner function", () => {
     expect(fn.dead_letter_config.target_arn).toBe(ref(json, "aws_sqs_queue", "runner/dlq", "arn"));
   });
 
+  it("retries a failed asynchronous run once and drops stale events to the queue after 6 hours", () => {
+    expect(only(json, "aws_lambda_function_event_invoke_config")).toMatchObject({
+      function_name: ref(json, "aws_lambda_function", "runner/function", "function_name"),
+      maximum_retry_attempts: 1,
+      maximum_event_age_in_seconds: 21600,
+    });
+  });
+
   it("honours overrides of size, timeout, concurrency, retention and zips", () => {
     const custom = synthConstructs((stack) => {
       new DbtRunner(stack, "r", {

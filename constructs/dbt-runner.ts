@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { Fn } from "cdktf";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -35,6 +36,16 @@ export interface DbtRunnerProps {
   readonly functionZip?: string;
   /** Layer zip (built by `make layer`). Default `../../../build/dbt-layer.zip`. */
   readonly layerZip?: string;
+  /**
+   * Retries of a failed asynchronous run (schedule, S3 events). Default 1: enough for a
+   * transient Athena or S3 error, while a model error is not rebuilt three times.
+   */
+  readonly asyncRetryAttempts?: number;
+  /**
+   * How long an asynchronous event may wait (behind reserved concurrency) before it goes to
+   * the dead-letter queue instead. Default 6 hours.
+   */
+  readonly maxEventAgeSeconds?: number;
 }
 
 /**
@@ -136,6 +147,12 @@ export class DbtRunner extends Construct implements IGrantable {
     });
     this.functionName = this.function.functionName;
     this.functionArn = this.function.arn;
+
+    new LambdaFunctionEventInvokeConfig(this, "async-invoke", {
+      functionName: this.function.functionName,
+      maximumRetryAttempts: props.asyncRetryAttempts ?? 1,
+      maximumEventAgeInSeconds: props.maxEventAgeSeconds ?? 6 * 3600,
+    });
   }
 
   /** Adds a statement to the execution role's policy. */

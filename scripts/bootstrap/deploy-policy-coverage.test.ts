@@ -41,6 +41,7 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
     arn: (r, region) => `arn:aws:lambda:${region}:${ACCOUNT}:function:${r.function_name}`,
   },
   aws_lambda_permission: { sid: "LambdaFunctions" },
+  aws_lambda_function_event_invoke_config: { sid: "LambdaFunctions" },
   aws_lambda_layer_version: {
     sid: "LambdaLayers",
     arn: (r, region) => `arn:aws:lambda:${region}:${ACCOUNT}:layer:${r.layer_name}:1`,
@@ -64,7 +65,14 @@ const LIFECYCLE_CALLS: Record<string, string[]> = {
   aws_glue_catalog_database: ["glue:CreateDatabase", "glue:GetDatabase", "glue:DeleteDatabase"],
   aws_glue_catalog_table: ["glue:CreateTable", "glue:GetTable", "glue:GetPartitionIndexes", "glue:DeleteTable"],
   aws_athena_workgroup: ["athena:CreateWorkGroup", "athena:GetWorkGroup", "athena:DeleteWorkGroup"],
-  aws_lambda_function: ["lambda:CreateFunction", "lambda:GetFunction", "lambda:DeleteFunction"],
+  aws_lambda_function: [
+    "lambda:CreateFunction",
+    "lambda:GetFunction",
+    "lambda:DeleteFunction",
+    "lambda:PutFunctionEventInvokeConfig",
+    "lambda:GetFunctionEventInvokeConfig",
+    "lambda:DeleteFunctionEventInvokeConfig",
+  ],
   aws_iam_role: ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole"],
   aws_cloudwatch_log_group: ["logs:CreateLogGroup", "logs:DeleteLogGroup"],
   aws_sqs_queue: ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:DeleteQueue"],
