@@ -116,12 +116,13 @@ describe("DataLake catalog and workgroup", () => {
     expect(only(dev, "aws_glue_catalog_database").name).not.toContain("-");
   });
 
-  it("enforces engine v3, the scan cutoff and encrypted results in the athena-results bucket", () => {
+  it("runs engine v3 with the scan cutoff and encrypted results in the athena-results bucket by default", () => {
     const wg = only(dev, "aws_athena_workgroup");
     expect(wg.name).toBe("dev-dbt");
     expect(wg.state).toBe("ENABLED");
     expect(wg.configuration).toEqual({
-      enforce_workgroup_configuration: true,
+      // Enforcing it would put dbt's tables in the athena-results bucket (see data-lake.ts).
+      enforce_workgroup_configuration: false,
       publish_cloudwatch_metrics_enabled: true,
       bytes_scanned_cutoff_per_query: 10 * 1024 ** 3,
       engine_version: { selected_engine_version: "Athena engine version 3" },

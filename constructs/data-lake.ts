@@ -133,7 +133,12 @@ export class DataLake extends Construct {
       state: "ENABLED",
       forceDestroy: false,
       configuration: {
-        enforceWorkgroupConfiguration: true,
+        // Not enforced: dbt's tables must land in the processed bucket. Athena refuses a CTAS
+        // with an external_location in a workgroup that enforces its results location, and
+        // dbt-athena then leaves the location out, so tables would be written under the
+        // athena-results bucket, whose objects expire after 30 days. The result settings below
+        // are the defaults; every bucket encrypts at rest whatever a query asks.
+        enforceWorkgroupConfiguration: false,
         publishCloudwatchMetricsEnabled: true,
         bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery,
         engineVersion: { selectedEngineVersion: "Athena engine version 3" },

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import click
 from dbt.cli.main import cli
 
+import project
 from events import EventError, Request
 from settings import Settings
 
@@ -27,7 +28,15 @@ REFUSED = {
     "partial_parse_file_path": "the partial-parse file lives in the target folder under /tmp",
     "help": "it prints usage instead of running dbt",
     "version": "it prints the version instead of running dbt",
+    "inline": "only the project's own SQL runs: select its models instead",
+    "debug": "debug logs print --vars values, which may hold secrets",
+    "log_level": "debug logs print --vars values; the log level is the function's setting (DBT_LOG_LEVEL)",
+    "log_level_file": "debug logs print --vars values; the log level is the function's setting",
+    "send_anonymous_usage_stats": "usage stats stay off (and would write .user.yml outside /tmp)",
+    "log_file_max_bytes": "log rotation keeps dbt's log under /tmp bounded across warm invocations",
 }
+# Parameters whose values may carry credentials: never echoed in an error.
+SECRET_VALUES = {"vars", "args"}
 # `source freshness --output PATH` writes a file; for `ls`, --output is only a format.
 REFUSED_BY_COMMAND = {"freshness": {"output": "dbt writes its artifacts under /tmp"}}
 
@@ -42,6 +51,8 @@ class Invocation:
 def plan(request: Request, settings: Settings) -> Invocation:
     """The dbt argument lists for the request; raises EventError before dbt starts."""
     command = _click_command(request.command)
+    if request.name == "run-operation":
+        _check_macro(request, settings)
     operands = list(request.command[len(_path(request.command)):])  # the run-operation macro
     user_args = [*operands, *request.cli_args]
     opts = _refuse(command, request, user_args)
@@ -51,7 +62,7 @@ def plan(request: Request, settings: Settings) -> Invocation:
     try:
         command.make_context(command.name, list(args))
     except click.UsageError as error:
-        raise EventError(request.args_field, error.format_message()) from None
+        raise _usage_error(request, error) from None
 
     # --vars is the one argument that changes what a parse produces.
     vars_args = ["--vars", opts["vars"]] if opts.get("vars") else []
@@ -81,7 +92,7 @@ def _refuse(command: click.Command, request: Request, args: list[str]) -> dict:
     try:
         opts, leftovers, _ = _raw_parse(command, args)
     except click.UsageError as error:
-        raise EventError(request.args_field, error.format_message()) from None
+        raise _usage_error(request, error) from None
     for param in command.get_params(click.Context(command, info_name=command.name)):
         name = "help" if "--help" in param.opts else param.name  # click names it internally
         if param.name in opts and name in refused:
@@ -93,6 +104,27 @@ def _refuse(command: click.Command, request: Request, args: list[str]) -> dict:
     if leftovers:
         raise EventError(request.args_field, f"unexpected argument {leftovers[0][:64]!r} for dbt {request.name}")
     return opts
+
+
+def _check_macro(request: Request, settings: Settings) -> None:
+    """run-operation runs only macros the project defines, never dbt's or a package's (run_query)."""
+    macro = request.command[1]
+    known = project.macro_names(settings.project_dir)
+    if macro not in known:
+        field = "command" if request.trigger == "invoke" else request.args_field
+        raise EventError(
+            field,
+            f"macro {macro!r} is not one of the project's own macros; run-operation runs only those "
+            f"({', '.join(sorted(known)) or 'none defined'})",
+        )
+
+
+def _usage_error(request: Request, error: click.UsageError) -> EventError:
+    param = getattr(error, "param", None)
+    if param is not None and param.name in SECRET_VALUES:
+        # click quotes the rejected value, and --vars/--args may carry credentials.
+        return EventError(request.args_field, f"invalid value for {'/'.join(param.opts)} (not shown: it may hold secrets)")
+    return EventError(request.args_field, error.format_message())
 
 
 def _raw_parse(command: click.Command, args: list[str]):

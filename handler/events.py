@@ -36,7 +36,7 @@ ALLOWED_COMMANDS: dict[tuple[str, ...], str] = {
     ("debug",): "debug",
 }
 _ALLOWED_TEXT = ", ".join(sorted(ALLOWED_COMMANDS.values()))
-_MACRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
+_MACRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
 
 

@@ -1,6 +1,7 @@
 """What the handler needs to know about a dbt project without starting dbt.
 
 raw_tables: the tables of the `raw` source, so an S3 event for an unknown table is refused early.
+macro_names: the macros the project itself defines, the only ones run-operation may run.
 fingerprint: everything a parsed manifest depends on, so a warm container reuses its manifest
 only while the project, its profile, its env_var() values and --vars are unchanged.
 """
@@ -15,10 +16,12 @@ from typing import Iterable, Iterator
 
 import yaml
 
-# Folders dbt writes or that never hold project files.
-_SKIP_DIRS = {"target", "logs", "__pycache__", "node_modules"}
+# Folders at the project's top level that dbt writes or that never hold project files (only
+# there: dbt parses a models/logs/ folder like any other).
+_TOP_LEVEL_SKIP = {"target", "logs", "node_modules"}
 _NOT_SOURCE_FILES = {"dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml", "selectors.yml"}
 _ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([^'"]+)['"]""")
+_MACRO_DEFINITION = re.compile(rb"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
 def raw_tables(project_dir: Path, source_name: str = "raw") -> set[str]:
@@ -38,6 +41,22 @@ def raw_tables(project_dir: Path, source_name: str = "raw") -> set[str]:
                     if isinstance(table, dict) and isinstance(table.get("name"), str):
                         tables.add(table["name"])
     return tables
+
+
+def macro_names(project_dir: Path) -> set[str]:
+    """Names of the macros defined under the project's macro-paths (default `macros/`)."""
+    try:
+        config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return set()  # dbt reports a broken project itself
+    paths = config.get("macro-paths") if isinstance(config, dict) else None
+    names: set[str] = set()
+    for folder in paths if isinstance(paths, list) else ["macros"]:
+        root = project_dir / str(folder)
+        for path in _files(root, skip_packages=True) if root.is_dir() else ():
+            if path.suffix == ".sql":
+                names.update(match.decode() for match in _MACRO_DEFINITION.findall(path.read_bytes()))
+    return names
 
 
 def fingerprint(project_dir: Path, profiles_dir: Path, inputs: Iterable[str]) -> str:
@@ -66,9 +85,11 @@ def fingerprint(project_dir: Path, profiles_dir: Path, inputs: Iterable[str]) ->
 
 def _files(root: Path, *, skip_packages: bool) -> Iterator[Path]:
     for folder, dirs, names in os.walk(root):
+        top = Path(folder) == root
         dirs[:] = [
             d for d in dirs
-            if d not in _SKIP_DIRS and not d.startswith(".") and not (skip_packages and d == "dbt_packages")
+            if not d.startswith(".") and d != "__pycache__"
+            and not (top and (d in _TOP_LEVEL_SKIP or (skip_packages and d == "dbt_packages")))
         ]
         for name in names:
             if not name.startswith("."):

@@ -99,9 +99,29 @@ def test_plan_pins_project_profiles_target_and_tmp_paths(monkeypatch):
 
 def test_plan_places_the_run_operation_macro_before_its_arguments(monkeypatch):
     monkeypatch.setenv("DBT_TARGET", "local")
-    request = parse({"command": ["run-operation", "grant_select"], "cli_args": ["--args", "{role: reader}"]})
+    request = parse({"command": ["run-operation", "ensure_external_root"], "cli_args": ["--args", "{role: reader}"]})
     invocation = plan(request, settings.load())
-    assert invocation.args[:4] == ["run-operation", "grant_select", "--args", "{role: reader}"]
+    assert invocation.args[:4] == ["run-operation", "ensure_external_root", "--args", "{role: reader}"]
+
+
+def test_macro_names_are_the_projects_own():
+    assert project.macro_names(REPO / "dbt") == {
+        "cast_timestamp", "default__cast_timestamp", "athena__cast_timestamp",
+        "ensure_external_root", "latest_ingest_date", "money",
+    }
+
+
+def test_fingerprint_sees_a_model_in_a_folder_named_like_dbts_own(tmp_path):
+    # Only the project's top-level target/ and logs/ are dbt's output; models/logs/ is a model folder.
+    (tmp_path / "models" / "logs").mkdir(parents=True)
+    (tmp_path / "target").mkdir()
+    model = tmp_path / "models" / "logs" / "audit.sql"
+    model.write_text("select 1")
+    before = project.fingerprint(tmp_path, tmp_path, [])
+    (tmp_path / "target" / "manifest.json").write_text("{}")
+    assert project.fingerprint(tmp_path, tmp_path, []) == before
+    model.write_text("select 2")
+    assert project.fingerprint(tmp_path, tmp_path, []) != before
 
 
 def test_ls_output_format_is_allowed_but_freshness_output_path_is_not(monkeypatch):

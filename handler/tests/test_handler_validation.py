@@ -53,6 +53,9 @@ CORPUS = [
     ({"command": ["build", "--select", "x"]}, "command", "is not an allowed dbt command"),
     ({"command": ["run-operation"]}, "command", "<macro_name>"),
     ({"command": ["run-operation", "drop table x"]}, "command", "<macro_name>"),
+    ({"command": ["run-operation", "dbt.run_query"]}, "command", "<macro_name>"),
+    # Only the project's own macros: dbt's run_query would run any SQL.
+    ({"command": ["run-operation", "run_query"]}, "command", "'run_query' is not one of the project's own macros"),
     ({"command": ["build"], "extra": True}, "extra", "unexpected key"),
     ({"command": ["build"], "cli_args": "--select x"}, "cli_args", "expected a list of strings, got str"),
     (build("--select", 3), "cli_args[1]", "expected a string, got int"),
@@ -79,6 +82,14 @@ CORPUS = [
     (build("--partial-parse-file-path", "/x"), "cli_args[0]", "--partial-parse-file-path is not allowed"),
     (build("--help"), "cli_args[0]", "is not allowed"),
     ({"command": ["source", "freshness"], "cli_args": ["-o", "/var/task/x.json"]}, "cli_args[0]", "--output/-o is not allowed"),
+    # Arbitrary SQL, secrets in debug logs, usage stats, unbounded logs.
+    ({"command": ["compile"], "cli_args": ["--inline", "select 1"]}, "cli_args[0]", "--inline is not allowed"),
+    (build("--debug"), "cli_args[0]", "--debug/-d is not allowed"),
+    (build("-d"), "cli_args[0]", "--debug/-d is not allowed"),
+    (build("--log-level", "debug"), "cli_args[0]", "--log-level is not allowed"),
+    (build("--log-level-file=debug"), "cli_args[0]", "--log-level-file is not allowed"),
+    (build("--send-anonymous-usage-stats"), "cli_args[0]", "--send-anonymous-usage-stats"),
+    (build("--log-file-max-bytes", "0"), "cli_args[0]", "--log-file-max-bytes is not allowed"),
     # click accepts no abbreviations; an unknown option is refused by name, before dbt starts.
     (build("--targ", "prod"), "cli_args", "No such option '--targ'"),
     (build("--select"), "cli_args", "requires an argument"),
@@ -165,6 +176,15 @@ def test_bad_setting_is_named(handler_module, no_dbt, context, monkeypatch, vari
     with pytest.raises(settings.ConfigError) as raised:
         handler_module.handler({"command": ["build"]}, context)
     assert str(raised.value).startswith(message)
+    assert no_dbt == []
+
+
+def test_invalid_vars_are_refused_without_echoing_their_value(handler_module, no_dbt, context, capsys):
+    secret = "hunter2-secret-value"
+    with pytest.raises(events.EventError) as raised:
+        handler_module.handler(build("--vars", f"{{password: {secret}, x: [}}"), context)
+    assert str(raised.value) == "cli_args: invalid value for --vars (not shown: it may hold secrets)"
+    assert secret not in capsys.readouterr().out
     assert no_dbt == []
 
 

@@ -8,7 +8,8 @@ select
     tracks.genre_id,
     genres.genre_name,
     tracks.composer,
-    cast(tracks.duration_ms / 1000.0 as double) as duration_seconds,
+    -- A double before dividing: Trino divides by the decimal literal 1000.0 at scale 1.
+    cast(tracks.duration_ms as double) / 1000 as duration_seconds,
     tracks.unit_price
 from {{ ref('stg_raw__tracks') }} as tracks
 inner join {{ ref('stg_raw__albums') }} as albums on albums.album_id = tracks.album_id
