@@ -107,7 +107,7 @@ def test_plan_places_the_run_operation_macro_before_its_arguments(monkeypatch):
 def test_macro_names_are_the_projects_own():
     assert project.macro_names(REPO / "dbt") == {
         "cast_timestamp", "default__cast_timestamp", "athena__cast_timestamp",
-        "ensure_external_root", "latest_ingest_date", "money",
+        "ensure_external_root", "latest_snapshot", "money",
     }
 
 

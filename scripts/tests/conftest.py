@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from artifact_helpers import BUILD, REPO, SCRIPTS, python312, run
+from artifact_helpers import BUILD, REPO, SCRIPTS, run
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +28,3 @@ def layer_names(layer_zip: Path) -> list[str]:
         return archive.namelist()
 
 
-@pytest.fixture(scope="session")
-def uv_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("UV_PYTHON", python312())
-    return env

@@ -53,16 +53,16 @@ print(json.dumps({"tops": tops, "walked": walked, "failures": failures, "outside
 
 
 @pytest.fixture(scope="module")
-def x86_layer(tmp_path_factory, uv_env) -> Path:
+def x86_layer(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("x86")
-    run([str(SCRIPTS / "build-layer"), "--arch", "x86_64", "--out-dir", str(out)], cwd=REPO, env=uv_env)
+    run([str(SCRIPTS / "build-layer"), "--arch", "x86_64", "--out-dir", str(out)], cwd=REPO)
     return out / "layer" / "python"
 
 
 @pytest.fixture(scope="module")
-def bare_python(tmp_path_factory, uv_env) -> Path:
+def bare_python(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("venv") / "venv"
-    run([str(SCRIPTS / "uv"), "venv", "--quiet", "--python", python312(), str(venv)], env=uv_env)
+    run([str(SCRIPTS / "uv"), "venv", "--quiet", "--python", python312(), str(venv)])
     return venv / "bin" / "python"
 
 

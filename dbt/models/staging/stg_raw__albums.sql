@@ -1,6 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'albums') }}
-    where {{ latest_ingest_date(source('raw', 'albums')) }}
+    {{ latest_snapshot('albums') }}
 )
 
 select

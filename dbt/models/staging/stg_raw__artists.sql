@@ -1,6 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'artists') }}
-    where {{ latest_ingest_date(source('raw', 'artists')) }}
+    {{ latest_snapshot('artists') }}
 )
 
 select

@@ -1,6 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'customers') }}
-    where {{ latest_ingest_date(source('raw', 'customers')) }}
+    {{ latest_snapshot('customers') }}
 )
 
 select

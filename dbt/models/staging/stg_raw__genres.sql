@@ -1,6 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'genres') }}
-    where {{ latest_ingest_date(source('raw', 'genres')) }}
+    {{ latest_snapshot('genres') }}
 )
 
 select

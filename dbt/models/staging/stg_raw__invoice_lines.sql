@@ -1,6 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'invoice_lines') }}
-    where {{ latest_ingest_date(source('raw', 'invoice_lines')) }}
+    {{ latest_snapshot('invoice_lines') }}
 )
 
 select

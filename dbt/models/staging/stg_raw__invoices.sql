@@ -1,6 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'invoices') }}
-    where {{ latest_ingest_date(source('raw', 'invoices')) }}
+    {{ latest_snapshot('invoices') }}
 )
 
 select

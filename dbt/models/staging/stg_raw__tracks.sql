@@ -1,6 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'tracks') }}
-    where {{ latest_ingest_date(source('raw', 'tracks')) }}
+    {{ latest_snapshot('tracks') }}
 )
 
 select
