@@ -65,7 +65,7 @@ describe("DataLake buckets", () => {
   });
 
   it("applies each zone's lifecycle", () => {
-    const rules = (kind: string) => byPath(dev, "aws_s3_bucket_lifecycle_configuration", `${kind}/lifecycle`).rule.slice(1);
+    const rules = (kind: string) => byPath(dev, "aws_s3_bucket_lifecycle_configuration", `${kind}/lifecycle`).rule.slice(2);
     expect(rules("raw")).toEqual([
       expect.objectContaining({
         transition: [
@@ -103,9 +103,17 @@ describe("DataLake buckets", () => {
     expect(delivery.resources).toEqual([`arn:aws:s3:::${byPath(dev, "aws_s3_bucket", "access-logs/bucket").bucket}/*`]);
   });
 
-  it("protects every bucket from destroy in prod only", () => {
-    for (const b of Object.values(ofType(prod, "aws_s3_bucket"))) expect(b.lifecycle).toEqual({ prevent_destroy: true });
-    for (const b of Object.values(ofType(dev, "aws_s3_bucket"))) expect(b.lifecycle).toBeUndefined();
+  it("protects every bucket from destroy in prod, and lets dev's go with their data", () => {
+    for (const b of Object.values(ofType(prod, "aws_s3_bucket"))) {
+      expect(b.lifecycle).toEqual({ prevent_destroy: true });
+      expect(b.force_destroy).toBe(false);
+    }
+    for (const b of Object.values(ofType(dev, "aws_s3_bucket"))) {
+      expect(b.lifecycle).toBeUndefined();
+      expect(b.force_destroy).toBe(true);
+    }
+    expect(only(prod, "aws_athena_workgroup").force_destroy).toBe(false);
+    expect(only(dev, "aws_athena_workgroup").force_destroy).toBe(true);
   });
 });
 

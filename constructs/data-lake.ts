@@ -27,7 +27,10 @@ export interface DataLakeProps {
   readonly athenaWorkgroupName: string;
   /** Athena cancels a query that scans more than this. */
   readonly bytesScannedCutoffPerQuery: number;
-  /** prevent_destroy on every bucket (prod). */
+  /**
+   * true (prod): prevent_destroy on every bucket. false (dev): the data is disposable, so
+   * `terraform destroy` empties the buckets (force_destroy) and the workgroup's query history.
+   */
   readonly protectBuckets: boolean;
   readonly accountId: string;
   readonly partition: string;
@@ -66,6 +69,7 @@ export class DataLake extends Construct {
     this.accessLogs = new SecureBucket(this, "access-logs", {
       bucketName: name(ACCESS_LOGS),
       preventDestroy: protect,
+      forceDestroy: !protect,
       // S3 delivers access logs as the logging service: it may write here only for this
       // account's data buckets of this lake.
       extraPolicyStatements: [
@@ -87,7 +91,7 @@ export class DataLake extends Construct {
       ],
       lifecycleRules: [{ id: "expire-access-logs", expirationDays: 365, noncurrentVersionExpirationDays: 30 }],
     });
-    const logged = { accessLogBucket: this.accessLogs, preventDestroy: protect };
+    const logged = { accessLogBucket: this.accessLogs, preventDestroy: protect, forceDestroy: !protect };
 
     this.raw = new SecureBucket(this, "raw", {
       ...logged,
@@ -131,7 +135,8 @@ export class DataLake extends Construct {
       name: props.athenaWorkgroupName,
       description: "dbt queries: engine v3, results encrypted in the athena-results bucket",
       state: "ENABLED",
-      forceDestroy: false,
+      // A workgroup with saved queries cannot be deleted without it; protected envs keep theirs.
+      forceDestroy: !props.protectBuckets,
       configuration: {
         // Not enforced: dbt's tables must land in the processed bucket. Athena refuses a CTAS
         // with an external_location in a workgroup that enforces its results location, and

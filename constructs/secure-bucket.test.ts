@@ -29,7 +29,12 @@ const json = synthConstructs((stack) => {
       },
     ],
   });
-  new SecureBucket(stack, "quiet", { bucketName: "acme-quiet-0a1b2c3d", eventBridge: false, abortIncompleteMultipartUploadDays: 2 });
+  new SecureBucket(stack, "quiet", {
+    bucketName: "acme-quiet-0a1b2c3d",
+    eventBridge: false,
+    abortIncompleteMultipartUploadDays: 2,
+    forceDestroy: true,
+  });
   data.grantRead(recorder);
   data.grantReadWrite(recorder);
 });
@@ -41,6 +46,14 @@ describe("SecureBucket", () => {
     expect(bucket.force_destroy).toBe(false);
     expect(bucket.lifecycle).toEqual({ prevent_destroy: true });
     expect(byPath(json, "aws_s3_bucket", "logs/bucket").lifecycle).toBeUndefined();
+  });
+
+  it("empties a disposable bucket on destroy, and never a protected one", () => {
+    expect(byPath(json, "aws_s3_bucket", "quiet/bucket").force_destroy).toBe(true);
+    expect(byPath(json, "aws_s3_bucket", "logs/bucket").force_destroy).toBe(false);
+    expect(() =>
+      synthConstructs((stack) => new SecureBucket(stack, "both", { bucketName: "acme-both-0a1b2c3d", forceDestroy: true, preventDestroy: true })),
+    ).toThrow(/forceDestroy and preventDestroy exclude each other/);
   });
 
   it("enables versioning and blocks every kind of public access", () => {
@@ -81,10 +94,12 @@ describe("SecureBucket", () => {
     expect(policy.depends_on).toEqual([expect.stringMatching(/^aws_s3_bucket_public_access_block\./)]);
   });
 
-  it("always aborts incomplete multipart uploads and adds the typed rules", () => {
+  it("always aborts incomplete multipart uploads, removes lone delete markers and adds the typed rules", () => {
     const rules = byPath(json, "aws_s3_bucket_lifecycle_configuration", "data/lifecycle").rule;
     expect(rules).toEqual([
       { id: "abort-incomplete-multipart-uploads", status: "Enabled", filter: [{ prefix: "" }], abort_incomplete_multipart_upload: [{ days_after_initiation: 7 }] },
+      // Its own rule: S3 rejects expired_object_delete_marker beside days in one expiration.
+      { id: "remove-expired-delete-markers", status: "Enabled", filter: [{ prefix: "" }], expiration: [{ expired_object_delete_marker: true }] },
       {
         id: "archive",
         status: "Enabled",
@@ -95,7 +110,7 @@ describe("SecureBucket", () => {
       },
     ]);
     const quiet = byPath(json, "aws_s3_bucket_lifecycle_configuration", "quiet/lifecycle").rule;
-    expect(quiet).toHaveLength(1);
+    expect(quiet).toHaveLength(2);
     expect(byPath(json, "aws_s3_bucket_lifecycle_configuration", "data/lifecycle").depends_on).toEqual([
       expect.stringMatching(/^aws_s3_bucket_versioning\./),
     ]);
@@ -118,6 +133,8 @@ describe("SecureBucket", () => {
       target_bucket: ref(json, "aws_s3_bucket", "logs/bucket", "id"),
       target_prefix: "acme-data-0a1b2c3d/",
     });
+    // S3 validates the target's policy at PutBucketLogging: the policy must exist first.
+    expect(logging.depends_on).toEqual([expect.stringMatching(/^aws_s3_bucket_policy\.logs_policy_/)]);
   });
 
   it("grants read and read-write on the bucket and its objects only", () => {

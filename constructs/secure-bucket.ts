@@ -49,6 +49,12 @@ export interface SecureBucketProps {
   readonly accessLogPrefix?: string;
   /** `lifecycle { prevent_destroy = true }`: Terraform refuses to destroy the bucket. Default false. */
   readonly preventDestroy?: boolean;
+  /**
+   * `force_destroy = true`: `terraform destroy` deletes every object version and delete marker
+   * first, so a used bucket can go. Only for disposable data. Default false; exclusive with
+   * `preventDestroy`.
+   */
+  readonly forceDestroy?: boolean;
   /** Extra statements for the bucket policy (the TLS-only deny is always present). */
   readonly extraPolicyStatements?: readonly DataAwsIamPolicyDocumentStatement[];
 }
@@ -74,9 +80,13 @@ export class SecureBucket extends Construct {
       throw new Error(`SecureBucket ${id}: bucketName "${props.bucketName}" is ${props.bucketName.length} chars; S3 allows at most 63`);
     }
 
+    if (props.forceDestroy && props.preventDestroy) {
+      throw new Error(`SecureBucket ${id}: forceDestroy and preventDestroy exclude each other`);
+    }
+
     this.bucket = new S3Bucket(this, "bucket", {
       bucket: props.bucketName,
-      forceDestroy: false,
+      forceDestroy: props.forceDestroy ?? false,
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
     this.bucketName = this.bucket.bucket;
@@ -145,6 +155,15 @@ export class SecureBucket extends Construct {
           filter: [{ prefix: "" }],
           abortIncompleteMultipartUpload: [{ daysAfterInitiation: props.abortIncompleteMultipartUploadDays ?? 7 }],
         },
+        {
+          // Every delete in a versioned bucket (dbt-athena deletes a table's files on each
+          // rebuild) leaves a marker; once its noncurrent versions have expired it is alone and
+          // would stay for ever. S3 rejects this flag beside `days` in one rule, hence its own.
+          id: "remove-expired-delete-markers",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          expiration: [{ expiredObjectDeleteMarker: true }],
+        },
         ...(props.lifecycleRules ?? []).map(toRule),
       ],
     });
@@ -160,6 +179,9 @@ export class SecureBucket extends Construct {
         bucket,
         targetBucket: props.accessLogBucket.bucket.id,
         targetPrefix: props.accessLogPrefix ?? `${props.bucketName}/`,
+        // S3 checks at PutBucketLogging that the target's policy lets the logging service write
+        // (InvalidTargetBucketForLogging otherwise), so the policy must exist first.
+        dependsOn: [props.accessLogBucket.policy],
       });
     }
   }
