@@ -16,6 +16,7 @@ export function buildApp(outdir?: string): App {
   const rawTables = loadRawSources(SOURCES_FILE);
   for (const input of environments) {
     const config = resolveEnvironment(input);
+    for (const warning of config.warnings) console.warn(`warning: ${warning}`);
     new DataPlatformStack(app, config.environment, { config, rawTables });
   }
   return app;

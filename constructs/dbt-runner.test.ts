@@ -101,6 +101,20 @@ describe("DbtRunner function", () => {
     expect(only(custom, "aws_lambda_layer_version").filename).toBe("l.zip");
     expect(only(custom, "aws_cloudwatch_log_group").retention_in_days).toBe(30);
   });
+
+  it("leaves concurrency unreserved when told none", () => {
+    const unreserved = synthConstructs((stack) => {
+      new DbtRunner(stack, "r", {
+        functionName: "dev-dbt-runner",
+        accountId: "1",
+        partition: "aws",
+        region: "ap-southeast-2",
+        environment: {},
+        reservedConcurrency: "none",
+      });
+    });
+    expect(only(unreserved, "aws_lambda_function")).not.toHaveProperty("reserved_concurrent_executions");
+  });
 });
 
 describe("DbtRunner role", () => {

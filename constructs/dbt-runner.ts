@@ -24,8 +24,8 @@ export interface DbtRunnerProps {
   readonly memorySize?: number;
   /** Default 900 s (Lambda's maximum; a dbt build is long). */
   readonly timeout?: number;
-  /** Default 1: two builds never race on the same tables. */
-  readonly reservedConcurrency?: number;
+  /** Default 1: two builds never race on the same tables. "none": no reservation (builds may overlap). */
+  readonly reservedConcurrency?: number | "none";
   /** Default 14 days. */
   readonly logRetentionDays?: number;
   /** Environment of the function (the handler's settings). */
@@ -136,7 +136,7 @@ export class DbtRunner extends Construct implements IGrantable {
       layers: [this.layer.arn],
       memorySize: props.memorySize ?? 3008,
       timeout: props.timeout ?? 900,
-      reservedConcurrentExecutions: props.reservedConcurrency ?? 1,
+      reservedConcurrentExecutions: props.reservedConcurrency === "none" ? undefined : (props.reservedConcurrency ?? 1),
       environment: { variables: { ...props.environment } },
       kmsKeyArn: props.kmsKeyArn,
       tracingConfig: { mode: "Active" },

@@ -23,8 +23,13 @@ export interface EnvironmentInput {
   readonly lambdaTimeoutSeconds?: number;
   /** Retention of the runner's log group, in days (a CloudWatch-allowed value). Default 14. */
   readonly logRetentionDays?: number;
-  /** Reserved concurrency of the runner; 1 keeps two builds from racing on the same tables. Default 1. */
-  readonly reservedConcurrency?: number;
+  /**
+   * Reserved concurrency of the runner; 1 keeps two builds from racing on the same tables.
+   * Default 1. Lambda keeps 100 of the account's concurrency unreserved, so an account whose
+   * quota is under 101 (many new accounts have 10 or 50) cannot reserve any: there, "none"
+   * deploys without a reservation, and builds may then overlap (synth warns).
+   */
+  readonly reservedConcurrency?: number | "none";
   /** EventBridge schedule for a periodic `dbt build`, e.g. `cron(0 2 * * ? *)`. Omit for none. */
   readonly scheduleExpression?: string;
   /** Run dbt when an object lands under `raw/` in the raw bucket. Default true. */
@@ -44,11 +49,13 @@ export interface EnvironmentConfig {
   readonly lambdaMemoryMb: number;
   readonly lambdaTimeoutSeconds: number;
   readonly logRetentionDays: number;
-  readonly reservedConcurrency: number;
+  readonly reservedConcurrency: number | "none";
   readonly scheduleExpression?: string;
   readonly s3EventTrigger: boolean;
   readonly athenaBytesScannedCutoff: number;
   readonly protectDataBuckets: boolean;
+  /** Valid but risky choices, printed at synth. */
+  readonly warnings: readonly string[];
 }
 
 export const DEFAULTS = {

@@ -40,6 +40,13 @@ describe("resolveEnvironment defaults", () => {
     expect(config.scheduleExpression).toBeUndefined();
   });
 
+  it("accepts no reservation for small accounts, with a warning that builds may overlap", () => {
+    expect(resolveEnvironment(base).warnings).toEqual([]);
+    const config = resolveEnvironment({ ...base, reservedConcurrency: "none" });
+    expect(config.reservedConcurrency).toBe("none");
+    expect(config.warnings).toEqual([expect.stringMatching(/^dev: reservedConcurrency = "none": .* may run at once/)]);
+  });
+
   it("protects data buckets in prod unless told otherwise", () => {
     expect(resolveEnvironment({ ...base, environment: "prod" }).protectDataBuckets).toBe(true);
     expect(resolveEnvironment({ ...base, environment: "prod", protectDataBuckets: false }).protectDataBuckets).toBe(false);
@@ -89,7 +96,7 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
     [{ lambdaMemoryMb: 64 }, "lambdaMemoryMb = 64: must be an integer from 128 to 10240"],
     [{ lambdaMemoryMb: 1024.5 }, "lambdaMemoryMb = 1024.5: must be an integer"],
     [{ lambdaTimeoutSeconds: 901 }, "lambdaTimeoutSeconds = 901: must be an integer from 1 to 900"],
-    [{ reservedConcurrency: 0 }, "reservedConcurrency = 0: must be an integer from 1 to 1000"],
+    [{ reservedConcurrency: 0 }, 'reservedConcurrency (or "none") = 0: must be an integer from 1 to 1000'],
     [{ logRetentionDays: 10 }, "logRetentionDays = 10: must be one of 1, 3, 5, 7, 14"],
     [{ scheduleExpression: "0 2 * * *" }, 'scheduleExpression = "0 2 * * *": must be cron(<6 fields>) or rate('],
     [{ scheduleExpression: "cron(0 2 * * *)" }, "must be cron(<6 fields>)"],

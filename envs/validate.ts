@@ -94,9 +94,17 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
   checkInt(problems, "lambdaMemoryMb", lambdaMemoryMb, 128, 10240);
   const lambdaTimeoutSeconds = input.lambdaTimeoutSeconds ?? DEFAULTS.lambdaTimeoutSeconds;
   checkInt(problems, "lambdaTimeoutSeconds", lambdaTimeoutSeconds, 1, 900);
+  const warnings: string[] = [];
   const reservedConcurrency = input.reservedConcurrency ?? DEFAULTS.reservedConcurrency;
-  // 0 would throttle every invocation, i.e. switch the runner off.
-  checkInt(problems, "reservedConcurrency", reservedConcurrency, 1, 1000);
+  if (reservedConcurrency === "none") {
+    warnings.push(
+      `${name}: reservedConcurrency = "none": the dbt runner has no reserved concurrency, so two builds ` +
+        "(a schedule and an ingest, say) may run at once and race on the same tables",
+    );
+  } else {
+    // 0 would throttle every invocation, i.e. switch the runner off.
+    checkInt(problems, 'reservedConcurrency (or "none")', reservedConcurrency, 1, 1000);
+  }
 
   const logRetentionDays = input.logRetentionDays ?? DEFAULTS.logRetentionDays;
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
@@ -137,5 +145,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     s3EventTrigger,
     athenaBytesScannedCutoff,
     protectDataBuckets,
+    warnings,
   };
 }
