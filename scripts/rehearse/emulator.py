@@ -1,0 +1,184 @@
+"""moto's server mode over TLS on a free 127.0.0.1 port, with the patches listed in gaps.py.
+
+    python scripts/rehearse/emulator.py --port 5123 --cert c.pem --key k.pem   # serve until stopped
+
+`Emulator()` is the harness's handle: it makes a certificate for 127.0.0.1, starts this launcher
+as a child process, waits until it answers, and always stops it on exit. Clients trust the
+certificate through `ca_bundle` (SSL_CERT_FILE for Terraform, NODE_EXTRA_CA_CERTS for Node,
+`verify=` for boto3), so every request is HTTPS, as the stacks' TLS-only bucket policies demand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import types
+import urllib.request
+from pathlib import Path
+
+
+def _patch_logging_policy_check() -> None:
+    """moto reads `Principal.Service` of every policy statement and crashes on `"Principal": "*"`."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket._log_permissions_enabled_policy
+
+    def check(target_bucket, target_prefix):
+        policy = target_bucket.policy
+        if policy:
+            document = json.loads(policy.decode() if isinstance(policy, bytes) else policy)
+            statements = [s for s in document.get("Statement", []) if isinstance(s.get("Principal"), dict)]
+            policy = json.dumps({**document, "Statement": statements}).encode()
+        view = types.SimpleNamespace(policy=policy, partition=target_bucket.partition, name=target_bucket.name)
+        return original(view, target_prefix)
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(check)
+
+
+def _patch_conditioned_statements() -> None:
+    """moto checks bucket policies without any request context and treats a statement whose
+    Condition it cannot verify as a Deny, so our TLS-only deny refuses every request, TLS or not.
+
+    Here a conditioned statement does not apply, which on this TLS-only server is what AWS does
+    for every conditioned statement the stacks write: the TLS-only deny (aws:SecureTransport is
+    never "false" over TLS) and the log-delivery allow (its principal is S3's logging service,
+    never the rehearsal's caller). Unconditioned statements are evaluated by moto unchanged.
+    """
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.get_permission
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return original(self, action, resource)
+        document = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
+        statements = document.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        kept = [s for s in statements if not s.get("Condition")]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        view = types.SimpleNamespace(policy=json.dumps({**document, "Statement": kept}).encode())
+        return original(view, action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
+def _patch_delete_marker_dispose() -> None:
+    """moto 5.2.5 crashes (HTTP 500) deleting the last version of a key whose other entry is a
+    delete marker: `FakeDeleteMarker` has no `dispose()`. A marker holds no buffer to free."""
+    from moto.s3.models import FakeDeleteMarker
+
+    if not hasattr(FakeDeleteMarker, "dispose"):
+        FakeDeleteMarker.dispose = lambda self, garbage=False: None
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, valid for a day, that clients can trust as a root."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rehearsal emulator 127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, crl_sign=False, encipher_only=False,
+                          decipher_only=False),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = directory / "emulator-cert.pem", directory / "emulator-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Emulator:
+    """A moto server for the length of a `with` block."""
+
+    def __init__(self, log_file: Path, start_timeout: float = 30.0):
+        self.port = free_port()
+        self.endpoint = f"https://127.0.0.1:{self.port}"
+        self.log_file = log_file
+        self.ca_bundle, self._key = make_certificate(log_file.parent)
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Emulator":
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--port", str(self.port), "--cert", str(self.ca_bundle), "--key", str(self._key)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        trust = ssl.create_default_context(cafile=str(self.ca_bundle))
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto exited with {self.process.returncode}; see {self.log_file}")
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2, context=trust).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"moto did not answer on {self.endpoint} within {self.start_timeout:.0f} s")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    args = parser.parse_args()
+    _patch_logging_policy_check()
+    _patch_conditioned_statements()
+    _patch_delete_marker_dispose()
+    from moto.server import main as serve
+
+    serve(["-H", "127.0.0.1", "-p", str(args.port), "-c", args.cert, "-k", args.key])
+
+
+if __name__ == "__main__":
+    main()
