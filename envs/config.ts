@@ -23,7 +23,10 @@ export interface EnvironmentInput {
   readonly lambdaTimeoutSeconds?: number;
   /** Retention of the runner's log group, in days (a CloudWatch-allowed value). Default 14. */
   readonly logRetentionDays?: number;
-  /** Reserved concurrency of the runner; 1 keeps two builds from racing on the same tables. Default 1. */
+  /**
+   * Reserved concurrency of the runner; 1 keeps two builds from racing on the same tables.
+   * -1 reserves nothing (for accounts whose Lambda quota leaves no room). Default 1.
+   */
   readonly reservedConcurrency?: number;
   /** EventBridge schedule for a periodic `dbt build`, e.g. `cron(0 2 * * ? *)`. Omit for none. */
   readonly scheduleExpression?: string;
@@ -33,6 +36,12 @@ export interface EnvironmentInput {
   readonly athenaBytesScannedCutoff?: number;
   /** Protect the data buckets from `terraform destroy` (prevent_destroy). Default: true in prod. */
   readonly protectDataBuckets?: boolean;
+  /**
+   * Permissions boundary of every IAM role the stack creates: an IAM policy ARN, or the name of
+   * a policy in the account being deployed to. Default `<environment>-platform-boundary`, the
+   * policy scripts/bootstrap.ts creates.
+   */
+  readonly permissionsBoundary?: string;
 }
 
 export interface EnvironmentConfig {
@@ -49,6 +58,8 @@ export interface EnvironmentConfig {
   readonly s3EventTrigger: boolean;
   readonly athenaBytesScannedCutoff: number;
   readonly protectDataBuckets: boolean;
+  /** An IAM policy ARN, or a policy name resolved in the deploying account at apply time. */
+  readonly permissionsBoundary: string;
 }
 
 export const DEFAULTS = {

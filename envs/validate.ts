@@ -33,6 +33,9 @@ const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const CRON = /^cron\(\S+( \S+){5}\)$/;
 const RATE = /^rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)$/;
 const MIN_CUTOFF = 10 * 1024 ** 2;
+// IAM: arn:<partition>:iam::<account>:policy/<optional path/><name>, or a bare policy name.
+const POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:policy\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
+const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 
 function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
@@ -95,8 +98,8 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
   const lambdaTimeoutSeconds = input.lambdaTimeoutSeconds ?? DEFAULTS.lambdaTimeoutSeconds;
   checkInt(problems, "lambdaTimeoutSeconds", lambdaTimeoutSeconds, 1, 900);
   const reservedConcurrency = input.reservedConcurrency ?? DEFAULTS.reservedConcurrency;
-  // 0 would throttle every invocation, i.e. switch the runner off.
-  checkInt(problems, "reservedConcurrency", reservedConcurrency, 1, 1000);
+  // 0 would throttle every invocation, i.e. switch the runner off; -1 reserves nothing.
+  if (reservedConcurrency !== -1) checkInt(problems, "reservedConcurrency", reservedConcurrency, 1, 1000);
 
   const logRetentionDays = input.logRetentionDays ?? DEFAULTS.logRetentionDays;
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
@@ -123,6 +126,17 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     problems.push(`protectDataBuckets = ${show(protectDataBuckets)}: must be true or false`);
   }
 
+  const permissionsBoundary = input.permissionsBoundary ?? `${name}-platform-boundary`;
+  if (
+    typeof permissionsBoundary !== "string" ||
+    !(permissionsBoundary.startsWith("arn:") ? POLICY_ARN : POLICY_NAME).test(permissionsBoundary)
+  ) {
+    problems.push(
+      `permissionsBoundary = ${show(permissionsBoundary)}: must be an IAM policy ARN (arn:aws:iam::<12-digit account>:policy/<name>) ` +
+        "or a policy name of 1-128 characters of letters, digits and _+=,.@-",
+    );
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -137,5 +151,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     s3EventTrigger,
     athenaBytesScannedCutoff,
     protectDataBuckets,
+    permissionsBoundary,
   };
 }

