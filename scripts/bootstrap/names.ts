@@ -80,16 +80,9 @@ function githubRoleName(repo: GitHubRepo, env: Environment, kind: string): strin
 }
 
 /**
- * The managed policy that caps every role the stack creates (envs/validate.ts defaults
- * `permissionsBoundary` to this name, resolved in the deploying account).
- */
-export function boundaryPolicyName(env: Environment): string {
-  return `${env}-platform-boundary`;
-}
-
-/**
- * The boundary's ARN in this account: the config's value when it is an ARN, else the policy of
- * that name (the default) in `accountId`.
+ * The permissions boundary's ARN in this account: envs/<env>.ts `permissionsBoundary` when it is
+ * an ARN, else the policy of that name in `accountId` (the default name, `<env>-platform-boundary`,
+ * is the managed policy bootstrap creates; the stack resolves it the same way at apply time).
  */
 export function boundaryPolicyArn(configured: string, partition: string, accountId: string): string {
   return configured.startsWith("arn:") ? configured : `arn:${partition}:iam::${accountId}:policy/${configured}`;
