@@ -636,6 +636,9 @@ describe("bootstrap against moto_server", () => {
       expect(run.stdout).toContain('request a quota of at least 101 (Service Quotas > AWS Lambda > "Concurrent executions", region ap-southeast-2');
       expect(run.stdout).toContain("or set reservedConcurrency: -1 in envs/dev.ts");
       expect(run.stderr).toBe("error: the account is not ready for the dev stack: Lambda concurrency in ap-southeast-2 (see above)\n");
+      expect(run.stdout).toContain(
+        "Not ready: Lambda concurrency in ap-southeast-2 (see above). Everything else: No changes: everything was already in place.",
+      );
       // Every other step still ran.
       expect(steps(run.stdout)).toHaveLength(16);
       expect(run.stdout).toContain(`plan role ${DEV_PLAN_ROLE}: unchanged`);

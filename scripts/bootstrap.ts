@@ -158,7 +158,12 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
     progress.info(`==> Missing prerequisite: ${problem.title}`);
     for (const line of problem.lines) progress.info(`    ${line}`);
   }
-  progress.info(progress.summary());
+  const summary = progress.summary();
+  progress.info(
+    missing.length === 0
+      ? summary
+      : `Not ready: ${missing.map((m) => m.title).join("; ")} (see above). Everything else: ${summary}`,
+  );
   return missing;
 }
 
