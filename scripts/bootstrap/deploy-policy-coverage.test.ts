@@ -46,6 +46,7 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
     sid: "LambdaFunctions",
     arn: (r, region) => `arn:aws:lambda:${region}:${ACCOUNT}:function:${r.function_name}`,
   },
+  aws_lambda_alias: { sid: "LambdaFunctions" },
   aws_lambda_permission: { sid: "LambdaFunctions" },
   aws_lambda_function_event_invoke_config: { sid: "LambdaFunctions" },
   aws_lambda_layer_version: {

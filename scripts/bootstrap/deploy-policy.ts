@@ -147,6 +147,11 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "lambda:DeleteFunction*",
         "lambda:ListVersionsByFunction",
         "lambda:PublishVersion",
+        // The SnapStart alias the triggers invoke (function:<name>:<alias> falls under the same pattern).
+        "lambda:CreateAlias",
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "lambda:DeleteAlias",
         "lambda:GetPolicy",
         "lambda:AddPermission",
         "lambda:RemovePermission",
