@@ -46,6 +46,8 @@ export interface DbtRunnerProps {
    * the dead-letter queue instead. Default 6 hours.
    */
   readonly maxEventAgeSeconds?: number;
+  /** ARN of the managed policy set as the execution role's permissions boundary. Default: none. */
+  readonly permissionsBoundary?: string;
 }
 
 /**
@@ -91,6 +93,7 @@ export class DbtRunner extends Construct implements IGrantable {
       name: `${name}-role`,
       description: `Execution role of ${name}`,
       assumeRolePolicy: trust.json,
+      permissionsBoundary: props.permissionsBoundary,
     });
 
     this.deadLetterQueue = new SqsQueue(this, "dlq", {

@@ -38,6 +38,12 @@ export interface EnvironmentInput {
   readonly athenaBytesScannedCutoff?: number;
   /** Protect the data buckets from `terraform destroy` (prevent_destroy). Default: true in prod. */
   readonly protectDataBuckets?: boolean;
+  /**
+   * Permissions boundary of every IAM role the stack creates: an IAM policy ARN, or the name of
+   * a policy in the account being deployed to. Default `<environment>-platform-boundary`, the
+   * policy scripts/bootstrap.ts creates.
+   */
+  readonly permissionsBoundary?: string;
 }
 
 export interface EnvironmentConfig {
@@ -56,6 +62,8 @@ export interface EnvironmentConfig {
   readonly protectDataBuckets: boolean;
   /** Valid but risky choices, printed at synth. */
   readonly warnings: readonly string[];
+  /** An IAM policy ARN, or a policy name resolved in the deploying account at apply time. */
+  readonly permissionsBoundary: string;
 }
 
 export const DEFAULTS = {

@@ -150,3 +150,32 @@ describe("environmentConfig", () => {
     expect(() => environmentConfig("staging")).toThrow(/environment = "staging": envs\/ declares only dev, prod/);
   });
 });
+
+describe("permissionsBoundary and reservedConcurrency", () => {
+  it("defaults the boundary to the policy bootstrap creates, named per environment", () => {
+    expect(resolveEnvironment(base).permissionsBoundary).toBe("dev-platform-boundary");
+    expect(resolveEnvironment({ ...base, environment: "prod" }).permissionsBoundary).toBe("prod-platform-boundary");
+  });
+
+  it("accepts an IAM policy ARN or a policy name", () => {
+    for (const value of ["arn:aws:iam::123456789012:policy/org/boundaries/data", "arn:aws-cn:iam::123456789012:policy/b", "my.boundary"]) {
+      expect(resolveEnvironment({ ...base, permissionsBoundary: value }).permissionsBoundary).toBe(value);
+    }
+  });
+
+  it.each([
+    "arn:aws:iam::123456789012:role/dev-x",
+    "arn:aws:iam::12345:policy/b",
+    "arn:aws:s3:::bucket",
+    "has spaces",
+    "",
+  ])("rejects permissionsBoundary %j, naming the field", (value) => {
+    expect(problemsOf({ permissionsBoundary: value })).toContain(`permissionsBoundary = ${JSON.stringify(value)}: must be an IAM policy ARN`);
+  });
+
+  it('allows "none" (no reservation) but not 0 or -1', () => {
+    expect(resolveEnvironment({ ...base, reservedConcurrency: "none" }).reservedConcurrency).toBe("none");
+    expect(problemsOf({ reservedConcurrency: 0 })).toContain('reservedConcurrency (or "none") = 0');
+    expect(problemsOf({ reservedConcurrency: -1 })).toContain('reservedConcurrency (or "none") = -1');
+  });
+});

@@ -33,6 +33,9 @@ const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const CRON = /^cron\(\S+( \S+){5}\)$/;
 const RATE = /^rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)$/;
 const MIN_CUTOFF = 10 * 1024 ** 2;
+// IAM: arn:<partition>:iam::<account>:policy/<optional path/><name>, or a bare policy name.
+const POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:policy\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
+const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 
 function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
@@ -131,6 +134,17 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     problems.push(`protectDataBuckets = ${show(protectDataBuckets)}: must be true or false`);
   }
 
+  const permissionsBoundary = input.permissionsBoundary ?? `${name}-platform-boundary`;
+  if (
+    typeof permissionsBoundary !== "string" ||
+    !(permissionsBoundary.startsWith("arn:") ? POLICY_ARN : POLICY_NAME).test(permissionsBoundary)
+  ) {
+    problems.push(
+      `permissionsBoundary = ${show(permissionsBoundary)}: must be an IAM policy ARN (arn:aws:iam::<12-digit account>:policy/<name>) ` +
+        "or a policy name of 1-128 characters of letters, digits and _+=,.@-",
+    );
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -146,5 +160,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     athenaBytesScannedCutoff,
     protectDataBuckets,
     warnings,
+    permissionsBoundary,
   };
 }

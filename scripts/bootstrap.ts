@@ -1,21 +1,36 @@
 /**
- * One-time (and re-runnable) setup of an AWS account for this platform: the Terraform state
- * bucket and, with --github-repo, the GitHub OIDC provider, the environment's deploy role and
- * the GitHub environment variables the workflows read. Run with --help for the options.
+ * One-time (and re-runnable) setup of an AWS account for this platform: a check of the
+ * account's Lambda quota, the Terraform state bucket, the permissions boundary of the stack's
+ * roles and, with --github-repo, the GitHub OIDC provider, the environment's deploy and plan
+ * roles and the GitHub variables the workflows read. Run with --help for the options.
  */
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { environmentConfig } from "../envs";
 import { parseBootstrapArgs, UsageError, USAGE, type BootstrapArgs } from "./bootstrap/args";
 import { BootstrapError, createClients } from "./bootstrap/clients";
+import { checkLambdaConcurrency, type MissingPrerequisite } from "./bootstrap/account-preflight";
+import { boundaryPolicy } from "./bootstrap/boundary-policy";
 import { deployPolicy, deployScope } from "./bootstrap/deploy-policy";
-import { ensureGitHubVariables } from "./bootstrap/github-env";
-import { ensureDeployPolicy, ensureDeployRole, ensureOidcProvider, trustPolicy } from "./bootstrap/github-oidc";
-import { deployRoleName, localRepoName, stateBucketName, stateKey } from "./bootstrap/names";
+import { ensureGitHubVariables, ensureRepositoryVariables } from "./bootstrap/github-env";
+import {
+  DEPLOY_POLICY_NAME,
+  ensureManagedPolicy,
+  ensureOidcProvider,
+  ensureRole,
+  ensureRolePolicy,
+  managedPolicyExists,
+  PLAN_POLICY_NAME,
+  planTrustPolicy,
+  trustPolicy,
+} from "./bootstrap/github-oidc";
+import { deployRoleName, localRepoName, planRoleName, stateBucketName, stateKey } from "./bootstrap/names";
+import { planPolicy } from "./bootstrap/plan-policy";
 import { Progress } from "./bootstrap/progress";
 import { BUCKET_SETTINGS } from "./bootstrap/state-bucket-settings";
 import { ensureStateBucket } from "./bootstrap/state-bucket";
 
-async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<void> {
+/** Runs every step; returns the prerequisites it could not set up itself (empty when the account is ready). */
+async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<MissingPrerequisite[]> {
   const stack = environmentConfig(args.env);
   const clients = createClients(args.region, Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3));
 
@@ -25,6 +40,13 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<void>
   const partition = identity.Arn?.split(":")[1] ?? "aws";
   progress.info(`    account ${accountId} as ${identity.Arn}`);
   progress.info(`    the ${args.env} stack deploys to ${stack.region} (envs/${args.env}.ts)`);
+  const missing: MissingPrerequisite[] = [];
+
+  progress.info(`==> Account prerequisites in ${stack.region}`);
+  const concurrency = await progress.step("Lambda concurrency quota", () =>
+    checkLambdaConcurrency(clients.lambda(stack.region), stack, `${args.env}-dbt-runner`),
+  );
+  missing.push(...concurrency.missing);
 
   const repoName = args.githubRepo?.name ?? localRepoName(process.cwd());
   const bucket = stateBucketName(repoName, accountId);
@@ -41,22 +63,64 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<void>
   for (const setting of BUCKET_SETTINGS) await progress.step(setting.title, () => setting.ensure(bucketCtx));
 
   const key = stateKey(args.env);
+  const scope = deployScope(stack, { partition, accountId, stateBucket: bucket });
+  const iamCtx = { iam: clients.iam, accountId, partition, dryRun: args.dryRun };
+
+  progress.info(`==> Permissions boundary of the ${args.env} stack's roles (envs/${args.env}.ts permissionsBoundary)`);
+  if (stack.permissionsBoundary.startsWith("arn:")) {
+    // Named by ARN: a policy managed elsewhere; the deploy role only requires it on every role.
+    const exists = await managedPolicyExists(iamCtx, scope.boundaryArn);
+    await progress.step(`boundary ${scope.boundaryArn}`, async () => ({
+      change: exists ? ("unchanged" as const) : ("manual" as const),
+      detail: exists ? "managed outside bootstrap" : "does not exist",
+    }));
+    if (!exists) {
+      missing.push({
+        title: "permissions boundary",
+        lines: [
+          `envs/${args.env}.ts sets permissionsBoundary to ${scope.boundaryArn}, which does not exist in account ${accountId}.`,
+          "Create that policy, or remove permissionsBoundary to use the boundary bootstrap manages.",
+        ],
+      });
+    }
+  } else {
+    await progress.step(`boundary policy ${stack.permissionsBoundary}`, () =>
+      ensureManagedPolicy(iamCtx, {
+        name: stack.permissionsBoundary,
+        document: boundaryPolicy(scope),
+        description: `Permissions boundary of every IAM role the ${args.env} data platform stack creates`,
+        tags: { ManagedBy: "bootstrap", Environment: args.env },
+      }),
+    );
+  }
+
   if (args.githubRepo) {
     const repo = args.githubRepo;
     const slug = `${repo.owner}/${repo.name}`;
-    const iamCtx = { iam: clients.iam, accountId, partition, dryRun: args.dryRun };
     progress.info(`==> GitHub Actions deploy access for ${slug}, environment "${args.env}"`);
     const provider = await progress.step("GitHub OIDC identity provider", () => ensureOidcProvider(iamCtx));
     const roleName = deployRoleName(repo, args.env);
     const spec = {
       roleName,
       trust: trustPolicy(provider.arn, repo, args.env),
-      policy: deployPolicy(deployScope(stack, { partition, accountId, stateBucket: bucket })),
+      policyName: DEPLOY_POLICY_NAME,
+      policy: deployPolicy(scope),
       description: `Terraform plan/apply of the ${args.env} data platform from GitHub Actions (${slug})`,
       tags: { ManagedBy: "bootstrap", Environment: args.env, Repository: slug },
     };
-    const role = await progress.step(`deploy role ${roleName}`, () => ensureDeployRole(iamCtx, spec));
-    await progress.step("deploy role permissions", () => ensureDeployPolicy(iamCtx, spec, role.exists));
+    const role = await progress.step(`deploy role ${roleName}`, () => ensureRole(iamCtx, spec));
+    await progress.step("deploy role permissions", () => ensureRolePolicy(iamCtx, spec, role.exists));
+
+    const planSpec = {
+      roleName: planRoleName(repo, args.env),
+      trust: planTrustPolicy(provider.arn, repo, args.env),
+      policyName: PLAN_POLICY_NAME,
+      policy: planPolicy(scope),
+      description: `Read-only terraform plan (-lock=false) of the ${args.env} data platform from GitHub Actions (${slug})`,
+      tags: { ManagedBy: "bootstrap", Environment: args.env, Repository: slug },
+    };
+    const planRole = await progress.step(`plan role ${planSpec.roleName}`, () => ensureRole(iamCtx, planSpec));
+    await progress.step("plan role permissions", () => ensureRolePolicy(iamCtx, planSpec, planRole.exists));
 
     const variables = {
       AWS_ROLE_ARN: role.arn,
@@ -69,8 +133,20 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<void>
     await progress.step(`GitHub environment "${args.env}" variables`, () =>
       ensureGitHubVariables(repo, args.env, variables, { dryRun: args.dryRun, print: (l) => progress.info(l) }),
     );
+    // Pull-request plans run in no GitHub environment (no approval), so they read repository variables.
+    const ENV = args.env.toUpperCase();
+    const planVariables = {
+      [`${ENV}_PLAN_ROLE_ARN`]: planRole.arn,
+      [`${ENV}_AWS_REGION`]: stack.region,
+      [`${ENV}_TFSTATE_BUCKET`]: bucket,
+      [`${ENV}_TFSTATE_KEY`]: key,
+      [`${ENV}_TFSTATE_REGION`]: bucketRegion,
+    };
+    await progress.step(`GitHub repository variables for ${args.env} plans`, () =>
+      ensureRepositoryVariables(repo, planVariables, { dryRun: args.dryRun, print: (l) => progress.info(l) }),
+    );
   } else {
-    progress.info("==> No --github-repo: OIDC provider, deploy role and GitHub variables skipped");
+    progress.info("==> No --github-repo: OIDC provider, deploy and plan roles and GitHub variables skipped");
   }
 
   progress.info(`==> Terraform backend for "${args.env}" (after npx cdktf synth):`);
@@ -78,7 +154,17 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<void>
   progress.info(`      -backend-config=bucket=${bucket} \\`);
   progress.info(`      -backend-config=region=${bucketRegion}`);
   progress.info(`    (the key, ${key}, is already in the synthesized backend)`);
-  progress.info(progress.summary());
+  for (const problem of missing) {
+    progress.info(`==> Missing prerequisite: ${problem.title}`);
+    for (const line of problem.lines) progress.info(`    ${line}`);
+  }
+  const summary = progress.summary();
+  progress.info(
+    missing.length === 0
+      ? summary
+      : `Not ready: ${missing.map((m) => m.title).join("; ")} (see above). Everything else: ${summary}`,
+  );
+  return missing;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -96,8 +182,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const progress = new Progress((line) => process.stdout.write(`${line}\n`), parsed.dryRun);
   try {
-    await bootstrap(parsed, progress);
-    return 0;
+    const missing = await bootstrap(parsed, progress);
+    if (missing.length === 0) return 0;
+    process.stderr.write(
+      `error: the account is not ready for the ${parsed.env} stack: ${missing.map((m) => m.title).join("; ")} (see above)\n`,
+    );
+    return 1;
   } catch (error) {
     const err = error as Error;
     const message =

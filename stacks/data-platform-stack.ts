@@ -45,6 +45,10 @@ export class DataPlatformStack extends TerraformStack {
     const accountId = new DataAwsCallerIdentity(this, "account").accountId;
     const partition = new DataAwsPartition(this, "partition").partition;
     const aws = { accountId, partition, region: config.region };
+    // A bare policy name (the default, made by scripts/bootstrap.ts) lives in the deploying account.
+    const permissionsBoundary = config.permissionsBoundary.startsWith("arn:")
+      ? config.permissionsBoundary
+      : `arn:${partition}:iam::${accountId}:policy/${config.permissionsBoundary}`;
 
     const functionName = `${env}-dbt-runner`;
     const key = new PlatformKey(this, "platform-key", {
@@ -77,6 +81,7 @@ export class DataPlatformStack extends TerraformStack {
       kmsKeyArn: key.keyArn,
       functionZip: props.functionZip,
       layerZip: props.layerZip,
+      permissionsBoundary,
       environment: {
         RAW_BUCKET_NAME: this.lake.raw.bucketName,
         PROCESSED_BUCKET_NAME: this.lake.processed.bucketName,

@@ -25,13 +25,16 @@ export class UsageError extends Error {
 export const USAGE = `Usage: npx tsx scripts/bootstrap.ts --region <aws-region> --env <dev|prod> [--github-repo <owner/name>] [--dry-run]
        make bootstrap ARGS="--region <aws-region> --env <dev|prod> [--github-repo <owner/name>] [--dry-run]"
 
-Creates (or checks) the hardened S3 bucket that holds the Terraform state, and with
---github-repo the GitHub OIDC provider, the environment's deploy role and the GitHub
-environment variables the workflows read. Safe to re-run: only differences are changed.
+Checks the account's Lambda concurrency quota in the stack's region, creates (or checks) the
+hardened S3 bucket that holds the Terraform state and the managed policy <env>-platform-boundary
+that caps every role the stack creates, and with --github-repo the GitHub OIDC provider, the
+environment's deploy role, its read-only plan role and the GitHub variables the workflows read.
+Safe to re-run: only differences are changed. Exits 1 when a prerequisite it cannot create
+(such as the Lambda quota) is missing, after doing everything else and saying what to do.
 
 Options:
   --region <r>            AWS region of the state bucket and of the GitHub variables (e.g. ap-southeast-2)
-  --env <dev|prod>        environment whose deploy role, state key and GitHub environment are set up
+  --env <dev|prod>        environment whose boundary, deploy and plan roles, state key and GitHub variables are set up
   --github-repo <o/n>     GitHub repository (case as on GitHub: the OIDC subject is case-sensitive)
   --dry-run               read the account and print what would change; change nothing
   -h, --help              show this help

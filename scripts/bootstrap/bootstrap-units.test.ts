@@ -3,9 +3,13 @@ import { glueDatabaseName as stackGlueDatabaseName } from "../../constructs/data
 import { environmentConfig, environments } from "../../envs";
 import { stateKey as stackStateKey } from "../../stacks/data-platform-stack";
 import { parseBootstrapArgs, UsageError } from "./args";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
+import { checkLambdaConcurrency } from "./account-preflight";
+import { boundaryPolicy } from "./boundary-policy";
 import { deployPolicy, deployScope } from "./deploy-policy";
-import { ensureGitHubVariables } from "./github-env";
-import { deployRoleName, glueDatabaseName, stateBucketName, stateKey, stateKeyPrefix } from "./names";
+import { ensureGitHubVariables, ensureRepositoryVariables } from "./github-env";
+import { boundaryPolicyArn, deployRoleName, glueDatabaseName, planRoleName, stateBucketName, stateKey, stateKeyPrefix } from "./names";
+import { planPolicy } from "./plan-policy";
 import { sameStatement } from "./policy-document";
 
 const ACCOUNT = "123456789012";
@@ -58,6 +62,91 @@ describe("deployRoleName", () => {
     expect(a.length).toBeLessThanOrEqual(64);
     expect(a).toMatch(/^GitHubActions-[\w+=,.@-]+-prod-DeployRole$/);
     expect(a).not.toBe(b);
+  });
+});
+
+describe("planRoleName and the boundary's name", () => {
+  it("follows GitHubActions-<repo>-<env>-PlanRole within 64 characters", () => {
+    expect(planRoleName({ owner: "acme", name: "dbt-lambda" }, "dev")).toBe("GitHubActions-dbt-lambda-dev-PlanRole");
+    const long = planRoleName({ owner: "acme", name: "y".repeat(80) }, "prod");
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(long).not.toBe(deployRoleName({ owner: "acme", name: "y".repeat(80) }, "prod"));
+  });
+
+  it("resolves the config's default name in the account, and keeps an ARN as given", () => {
+    for (const env of ["dev", "prod"] as const) {
+      expect(boundaryPolicyArn(environmentConfig(env).permissionsBoundary, "aws", ACCOUNT)).toBe(
+        `arn:aws:iam::${ACCOUNT}:policy/${env}-platform-boundary`,
+      );
+    }
+    const arn = "arn:aws-us-gov:iam::210987654321:policy/org/boundary";
+    expect(boundaryPolicyArn(arn, "aws", ACCOUNT)).toBe(arn);
+  });
+});
+
+describe("planPolicy and boundaryPolicy", () => {
+  const scopeFor = (env: "dev" | "prod") =>
+    deployScope(environmentConfig(env), { partition: "aws", accountId: ACCOUNT, stateBucket: `repo-terraform-state-${ACCOUNT}` });
+
+  it("fit IAM's limits: 10,240 characters inline, 6,144 for a managed policy", () => {
+    for (const env of ["dev", "prod"] as const) {
+      expect(JSON.stringify(planPolicy(scopeFor(env))).length).toBeLessThan(10_240);
+      expect(JSON.stringify(boundaryPolicy(scopeFor(env))).length).toBeLessThan(6_144);
+    }
+  });
+
+  it("give dev nothing of prod's and back", () => {
+    expect(JSON.stringify(planPolicy(scopeFor("dev")))).not.toMatch(/prod/);
+    expect(JSON.stringify(boundaryPolicy(scopeFor("dev")))).not.toMatch(/prod/);
+    expect(JSON.stringify(planPolicy(scopeFor("prod")))).not.toMatch(/dev/);
+    expect(JSON.stringify(boundaryPolicy(scopeFor("prod")))).not.toMatch(/dev/);
+  });
+});
+
+describe("checkLambdaConcurrency", () => {
+  /** A LambdaClient answering from fixed account limits and an existing reservation (or none). */
+  function fakeLambda(limit: { ConcurrentExecutions: number; UnreservedConcurrentExecutions: number }, held?: number) {
+    return {
+      send: async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === "GetAccountSettingsCommand") return { AccountLimit: limit };
+        if (held === undefined) throw Object.assign(new Error("Function not found"), { name: "ResourceNotFoundException" });
+        return { ReservedConcurrentExecutions: held };
+      },
+    } as unknown as LambdaClient;
+  }
+  const dev = environmentConfig("dev");
+
+  it.each([
+    [{ ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 }, undefined, "unchanged"],
+    [{ ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 }, undefined, "manual"],
+    [{ ConcurrentExecutions: 101, UnreservedConcurrentExecutions: 101 }, undefined, "unchanged"],
+    [{ ConcurrentExecutions: 100, UnreservedConcurrentExecutions: 100 }, undefined, "manual"],
+    // The function already holds its reservation: a re-run must not count it twice.
+    [{ ConcurrentExecutions: 101, UnreservedConcurrentExecutions: 100 }, 1, "unchanged"],
+  ] as const)("limits %j with reservation %s: %s", async (limit, held, change) => {
+    const result = await checkLambdaConcurrency(fakeLambda(limit, held), dev, "dev-dbt-runner");
+    expect(result.change).toBe(change);
+    expect(result.missing.length).toBe(change === "manual" ? 1 : 0);
+  });
+
+  it("asks for nothing when the environment reserves no concurrency", async () => {
+    const result = await checkLambdaConcurrency(
+      fakeLambda({ ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 }),
+      { ...dev, reservedConcurrency: "none" },
+      "dev-dbt-runner",
+    );
+    expect(result).toMatchObject({ change: "unchanged", missing: [] });
+  });
+
+  it("names a region that is not enabled", async () => {
+    const lambda = {
+      send: async () => {
+        throw Object.assign(new Error("The security token included in the request is invalid"), { name: "UnrecognizedClientException" });
+      },
+    } as unknown as LambdaClient;
+    const result = await checkLambdaConcurrency(lambda, dev, "dev-dbt-runner");
+    expect(result.change).toBe("manual");
+    expect(result.missing[0].lines.join(" ")).toContain("the region is probably not enabled");
   });
 });
 
@@ -122,6 +211,28 @@ describe("sameStatement", () => {
       ),
     ).toBe(true);
     expect(sameStatement({ Sid: "A", Effect: "Deny", Action: "s3:*" }, { Sid: "A", Effect: "Allow", Action: "s3:*" })).toBe(false);
+  });
+});
+
+describe("ensureRepositoryVariables", () => {
+  const repo = { owner: "acme", name: "dbt-lambda" };
+  const vars = { DEV_PLAN_ROLE_ARN: "arn:aws:iam::123456789012:role/r", DEV_AWS_REGION: "ap-southeast-2" };
+
+  it("sets only the repository variables that differ, never an environment's", async () => {
+    const calls: string[] = [];
+    const gh = (args: readonly string[]) => {
+      calls.push(args.join(" "));
+      if (args[0] === "variable" && args[1] === "list") {
+        return { ok: true, stdout: JSON.stringify([{ name: "DEV_AWS_REGION", value: "ap-southeast-2" }, { name: "OTHER", value: "x" }]), missing: false };
+      }
+      return { ok: true, stdout: "", missing: false };
+    };
+    const result = await ensureRepositoryVariables(repo, vars, { dryRun: false, print: () => {}, gh });
+    expect(result).toEqual({ change: "updated", detail: "DEV_PLAN_ROLE_ARN" });
+    expect(calls.filter((c) => c.startsWith("variable set"))).toEqual([
+      "variable set DEV_PLAN_ROLE_ARN --repo acme/dbt-lambda --body arn:aws:iam::123456789012:role/r",
+    ]);
+    expect(calls.some((c) => c.includes("--env") || c.includes("environments"))).toBe(false);
   });
 });
 

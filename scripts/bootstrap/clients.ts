@@ -1,4 +1,5 @@
 import { IAMClient } from "@aws-sdk/client-iam";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { STSClient } from "@aws-sdk/client-sts";
 
@@ -6,6 +7,8 @@ export interface AwsClients {
   readonly s3: (region: string) => S3Client;
   readonly iam: IAMClient;
   readonly sts: STSClient;
+  /** Lambda in the stack's region (envs/<env>.ts), for the account preflight. */
+  readonly lambda: (region: string) => LambdaClient;
 }
 
 /**
@@ -26,6 +29,7 @@ export function createClients(region: string, customEndpoint: boolean): AwsClien
     },
     iam: new IAMClient({ region }),
     sts: new STSClient({ region }),
+    lambda: (stackRegion: string) => new LambdaClient({ region: stackRegion }),
   };
 }
 

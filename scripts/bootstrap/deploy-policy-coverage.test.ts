@@ -1,7 +1,9 @@
 /**
- * Keeps the deploy role honest against the real stack: every resource type the app synthesizes
- * must be covered by a statement of the deploy policy, and every named resource must fall inside
- * that statement's name scope. A new resource type fails here until the policy grants it.
+ * Keeps the bootstrap's policies honest against the real stack: every resource type the app
+ * synthesizes must be covered by a statement of the deploy policy, and every named resource must
+ * fall inside that statement's name scope; the plan policy must allow every refresh call; the
+ * permissions boundary must allow everything the stack's own roles are granted. A new resource
+ * type or grant fails here until the policies cover it.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,13 +11,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../main";
 import { environmentConfig } from "../../envs";
+import { boundaryPolicy } from "./boundary-policy";
 import { deployPolicy, deployScope } from "./deploy-policy";
+import { planPolicy } from "./plan-policy";
 import type { PolicyStatement } from "./policy-document";
+import { actionAppliesTo, expandAction, NON_MUTATING, uncoveredResourceTypes } from "./testing/access-levels";
 
 const ACCOUNT = "123456789012";
 type Resource = Record<string, unknown>;
 type Stack = {
   resource: Record<string, Record<string, Resource>>;
+  data: Record<string, Record<string, Resource>>;
   provider: { aws: { region: string; default_tags: { tags: Record<string, string> }[] }[] };
 };
 
@@ -40,6 +46,7 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
     sid: "LambdaFunctions",
     arn: (r, region) => `arn:aws:lambda:${region}:${ACCOUNT}:function:${r.function_name}`,
   },
+  aws_lambda_alias: { sid: "LambdaFunctions" },
   aws_lambda_permission: { sid: "LambdaFunctions" },
   aws_lambda_function_event_invoke_config: { sid: "LambdaFunctions" },
   aws_lambda_layer_version: {
@@ -54,6 +61,9 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
   aws_cloudwatch_event_target: { sid: "EventRules" },
   aws_kms_key: { sid: "CreateEnvironmentKey" },
   aws_kms_alias: { sid: "EnvironmentKeyAlias", arn: (r, region) => `arn:aws:kms:${region}:${ACCOUNT}:${r.name}` },
+  aws_sns_topic: { sid: "AlertTopics", arn: (r, region) => `arn:aws:sns:${region}:${ACCOUNT}:${r.name}` },
+  aws_sns_topic_policy: { sid: "AlertTopics" },
+  aws_sns_topic_subscription: { sid: "AlertTopics" },
 };
 /**
  * API calls the AWS provider makes for a resource type besides its statement's obvious ones,
@@ -77,6 +87,58 @@ const LIFECYCLE_CALLS: Record<string, string[]> = {
   aws_cloudwatch_log_group: ["logs:CreateLogGroup", "logs:DeleteLogGroup"],
   aws_sqs_queue: ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:DeleteQueue"],
   aws_cloudwatch_event_rule: ["events:PutRule", "events:DescribeRule", "events:DeleteRule"],
+};
+
+/**
+ * The calls the provider makes to refresh (read back) each resource type during a plan: what
+ * the plan role must be allowed. Every type the stack synthesizes must be listed.
+ */
+const REFRESH_CALLS: Record<string, string[]> = {
+  aws_s3_bucket: [
+    "s3:ListBucket",
+    "s3:GetBucketAcl",
+    "s3:GetBucketCORS",
+    "s3:GetBucketLogging",
+    "s3:GetBucketObjectLockConfiguration",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketRequestPayment",
+    "s3:GetBucketTagging",
+    "s3:GetBucketVersioning",
+    "s3:GetBucketWebsite",
+    "s3:GetAccelerateConfiguration",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+    "s3:ListTagsForResource",
+  ],
+  aws_s3_bucket_lifecycle_configuration: ["s3:GetLifecycleConfiguration"],
+  aws_s3_bucket_logging: ["s3:GetBucketLogging"],
+  aws_s3_bucket_notification: ["s3:GetBucketNotification"],
+  aws_s3_bucket_ownership_controls: ["s3:GetBucketOwnershipControls"],
+  aws_s3_bucket_policy: ["s3:GetBucketPolicy"],
+  aws_s3_bucket_public_access_block: ["s3:GetBucketPublicAccessBlock"],
+  aws_s3_bucket_server_side_encryption_configuration: ["s3:GetEncryptionConfiguration"],
+  aws_s3_bucket_versioning: ["s3:GetBucketVersioning"],
+  aws_s3_bucket_intelligent_tiering_configuration: ["s3:GetIntelligentTieringConfiguration"],
+  aws_glue_catalog_database: ["glue:GetDatabase"],
+  aws_glue_catalog_table: ["glue:GetTable", "glue:GetPartitionIndexes"],
+  aws_athena_workgroup: ["athena:GetWorkGroup", "athena:ListTagsForResource"],
+  aws_lambda_function: ["lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:ListVersionsByFunction"],
+  aws_lambda_alias: ["lambda:GetAlias"],
+  aws_lambda_permission: ["lambda:GetPolicy"],
+  aws_lambda_function_event_invoke_config: ["lambda:GetFunctionEventInvokeConfig"],
+  aws_lambda_layer_version: ["lambda:GetLayerVersion"],
+  aws_iam_role: ["iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"],
+  aws_iam_role_policy: ["iam:GetRolePolicy"],
+  aws_cloudwatch_log_group: ["logs:DescribeLogGroups", "logs:ListTagsForResource"],
+  aws_sqs_queue: ["sqs:GetQueueAttributes", "sqs:ListQueueTags"],
+  aws_cloudwatch_event_rule: ["events:DescribeRule", "events:ListTagsForResource"],
+  aws_cloudwatch_event_target: ["events:ListTargetsByRule"],
+  aws_kms_key: ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"],
+  aws_kms_alias: ["kms:ListAliases"],
+  aws_sns_topic: ["sns:GetTopicAttributes", "sns:ListTagsForResource"],
+  aws_sns_topic_policy: ["sns:GetTopicAttributes"],
+  aws_sns_topic_subscription: ["sns:GetSubscriptionAttributes"],
 };
 
 /** Whether an Allow statement grants `action` (on `arn`, when the resource has a known ARN). */
@@ -146,8 +208,85 @@ describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesi
     expect(denied).toEqual([]);
   });
 
+  it("grants each lifecycle call on every resource type AWS requires for it (e.g. Glue's functions for DeleteDatabase)", async () => {
+    const missing: string[] = [];
+    for (const action of new Set(Object.values(LIFECYCLE_CALLS).flat())) {
+      const granting = policy.Statement.filter(
+        (st) => st.Effect === "Allow" && [st.Action].flat().some((p) => matches(p.toLowerCase(), action.toLowerCase())),
+      );
+      const resources = granting.flatMap((st) => [st.Resource ?? []].flat());
+      for (const type of await uncoveredResourceTypes(action, resources)) missing.push(`${action}: ${type}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
   it("tags every resource with the Environment the KMS statements are conditioned on", () => {
     expect(stack().provider.aws[0].default_tags[0].tags.Environment).toBe(env);
     expect(bySid.get("ManageEnvironmentKey")?.Condition).toEqual({ StringEquals: { "aws:ResourceTag/Environment": env } });
   });
+
+  it("lets the plan role make every refresh call, and only calls AWS classes as Read or List", async () => {
+    const plan = planPolicy(deployScope(config, { partition: "aws", accountId: ACCOUNT, stateBucket: `repo-terraform-state-${ACCOUNT}` }));
+    const unlisted = Object.keys(stack().resource).filter((t) => !LOCAL_ONLY.has(t) && !REFRESH_CALLS[t]);
+    expect(unlisted, "add the provider's read calls of these types to REFRESH_CALLS").toEqual([]);
+    const denied: string[] = [];
+    for (const [type, resources] of Object.entries(stack().resource)) {
+      for (const action of REFRESH_CALLS[type] ?? []) {
+        for (const { accessLevel } of await expandAction(action)) expect(NON_MUTATING.has(accessLevel), action).toBe(true);
+        for (const resource of Object.values(resources)) {
+          const target = COVERAGE[type]?.arn?.(resource, config.region);
+          if (!allows(plan.Statement, action, target)) denied.push(`plan: ${type}: ${action} on ${target ?? "its resource"}`);
+          // A refresh the deploy role could not make would fail its own plans.
+          if (!allows(policy.Statement, action, target)) denied.push(`deploy: ${type}: ${action} on ${target ?? "its resource"}`);
+        }
+      }
+    }
+    expect(denied).toEqual([]);
+  });
+
+  it("sets the permissions boundary on every role, and the boundary allows every grant of the stack's roles", async () => {
+    const scope = deployScope(config, { partition: "aws", accountId: ACCOUNT, stateBucket: `repo-terraform-state-${ACCOUNT}` });
+    const boundary = boundaryPolicy(scope);
+    const roles = Object.values(stack().resource.aws_iam_role ?? {});
+    expect(roles.length).toBeGreaterThan(0);
+    for (const role of roles) {
+      expect(resolve(String(role.permissions_boundary))).toBe(`arn:aws:iam::${ACCOUNT}:policy/${env}-platform-boundary`);
+      expect(resolve(String(role.permissions_boundary))).toBe(scope.boundaryArn);
+    }
+    // Identity-policy statements (no principals) of every policy document the stack attaches to a role.
+    const attached = Object.values(stack().resource.aws_iam_role_policy ?? {}).map((p) =>
+      String(p.policy).replace(/^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/, "$1"),
+    );
+    expect(attached.length).toBeGreaterThan(0);
+    const outside: string[] = [];
+    for (const name of attached) {
+      const document = stack().data.aws_iam_policy_document[name] as { statement?: Resource[] };
+      expect(document, `policy ${name} is not a typed aws_iam_policy_document`).toBeDefined();
+      for (const statement of document.statement ?? []) {
+        if (statement.principals) continue;
+        for (const action of statement.actions as string[]) {
+          for (const resource of statement.resources as string[]) {
+            const arn = resolve(resource);
+            if (!(await actionAppliesTo(action, arn))) continue;
+            if (!allows(boundary.Statement, action, arn)) outside.push(`${name} ${statement.sid}: ${action} on ${arn}`);
+          }
+        }
+      }
+    }
+    expect(outside, "add these to scripts/bootstrap/boundary-policy.ts").toEqual([]);
+  });
+
+  /** A synthesized string with its references replaced by what they will be in account ACCOUNT. */
+  function resolve(value: string): string {
+    return value
+      .replace(/\$\{data\.aws_partition\.[^.]+\.partition\}/g, "aws")
+      .replace(/\$\{data\.aws_caller_identity\.[^.]+\.account_id\}/g, ACCOUNT)
+      .replace(/\$\{(aws_[a-z0-9_]+)\.([^.}]+)\.arn\}/g, (_, type: string, name: string) => {
+        const target = stack().resource[type]?.[name];
+        const arnOf = COVERAGE[type]?.arn;
+        if (target && arnOf) return arnOf(target, config.region);
+        if (type === "aws_kms_key") return `arn:aws:kms:${config.region}:${ACCOUNT}:key/0a1b2c3d`;
+        throw new Error(`no ARN known for ${type}.${name}: add it to COVERAGE`);
+      });
+  }
 });

@@ -1,6 +1,6 @@
 import type { EnvironmentConfig } from "../../envs";
 import type { Environment } from "./args";
-import { glueDatabaseName, stateKeyPrefix } from "./names";
+import { boundaryPolicyArn, glueDatabaseName, stateKeyPrefix } from "./names";
 import type { PolicyDocument, PolicyStatement } from "./policy-document";
 
 /** Where the stack of one environment lives and how its resources are named. */
@@ -15,6 +15,8 @@ export interface DeployScope {
   readonly stateBucket: string;
   /** Key prefix of this environment's state object and its lock file. */
   readonly stateKeyPrefix: string;
+  /** The permissions boundary every role of the stack must carry (envs/<env>.ts permissionsBoundary). */
+  readonly boundaryArn: string;
 }
 
 /** The deploy scope of an environment's stack, as envs/<env>.ts declares it, in one account. */
@@ -28,6 +30,7 @@ export function deployScope(
     env: stack.environment,
     bucketPrefix: stack.bucketPrefix,
     stateKeyPrefix: stateKeyPrefix(stack.environment),
+    boundaryArn: boundaryPolicyArn(stack.permissionsBoundary, account.partition, account.accountId),
   };
 }
 
@@ -36,7 +39,9 @@ export function deployScope(
  * to that environment's resources by the stack's names: buckets `<bucketPrefix>-*`, Glue
  * database `<bucketPrefix with underscores>`, everything else `<env>-*` (function, layer, role,
  * log group, queue, rules, workgroup, key alias); the KMS key, which has no name, by its
- * `Environment` tag (the provider's default_tags put it on every resource).
+ * `Environment` tag (the provider's default_tags put it on every resource). Roles are created,
+ * given policies and changed only while they carry the environment's permissions boundary, which
+ * the role cannot edit, delete or take off: whatever it writes into a role stays inside it.
  */
 export function deployPolicy(scope: DeployScope): PolicyDocument {
   const { partition, accountId, region, env } = scope;
@@ -45,6 +50,8 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
   const s3 = (resource: string) => `arn:${partition}:s3:::${resource}`;
   const database = glueDatabaseName(scope.bucketPrefix);
   const envTag = { StringEquals: { "aws:ResourceTag/Environment": env } };
+  const stackRoles = arn("iam", `role/${env}-*`, false);
+  const withBoundary = { StringEquals: { "iam:PermissionsBoundary": scope.boundaryArn } };
 
   const statements: PolicyStatement[] = [
     {
@@ -106,7 +113,13 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "glue:TagResource",
         "glue:UntagResource",
       ],
-      Resource: [arn("glue", "catalog"), arn("glue", `database/${database}`), arn("glue", `table/${database}/*`)],
+      Resource: [
+        arn("glue", "catalog"),
+        arn("glue", `database/${database}`),
+        arn("glue", `table/${database}/*`),
+        // DeleteDatabase also authorizes on the database's functions (Service Authorization Reference).
+        arn("glue", `userDefinedFunction/${database}/*`),
+      ],
     },
     {
       Sid: "AthenaWorkgroup",
@@ -134,6 +147,11 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "lambda:DeleteFunction*",
         "lambda:ListVersionsByFunction",
         "lambda:PublishVersion",
+        // The SnapStart alias the triggers invoke (function:<name>:<alias> falls under the same pattern).
+        "lambda:CreateAlias",
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "lambda:DeleteAlias",
         "lambda:GetPolicy",
         "lambda:AddPermission",
         "lambda:RemovePermission",
@@ -151,10 +169,10 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
       Resource: [arn("lambda", `layer:${env}-*`), arn("lambda", `layer:${env}-*:*`)],
     },
     {
+      // Reads, tags and removals; nothing here adds a permission to a role.
       Sid: "StackRoles",
       Effect: "Allow",
       Action: [
-        "iam:CreateRole",
         "iam:GetRole",
         "iam:UpdateRole",
         "iam:UpdateRoleDescription",
@@ -165,19 +183,55 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "iam:ListRoleTags",
         "iam:ListRolePolicies",
         "iam:GetRolePolicy",
-        "iam:PutRolePolicy",
         "iam:DeleteRolePolicy",
         "iam:ListAttachedRolePolicies",
+        "iam:DetachRolePolicy",
         "iam:ListInstanceProfilesForRole",
       ],
-      Resource: arn("iam", `role/${env}-*`, false),
+      Resource: stackRoles,
+    },
+    {
+      // Creating a role and adding permissions to it only while it carries the boundary.
+      Sid: "BoundedStackRoles",
+      Effect: "Allow",
+      Action: ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:AttachRolePolicy"],
+      Resource: stackRoles,
+      Condition: withBoundary,
+    },
+    {
+      // Explicit, so no other policy on this role can lift it: no role without the boundary.
+      Sid: "DenyRolesWithoutBoundary",
+      Effect: "Deny",
+      Action: ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:AttachRolePolicy"],
+      Resource: stackRoles,
+      Condition: { StringNotEquals: { "iam:PermissionsBoundary": scope.boundaryArn } },
+    },
+    {
+      // The boundary itself is bootstrap's: never edited, replaced or removed from a role here.
+      Sid: "DenyBoundaryChanges",
+      Effect: "Deny",
+      Action: [
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicy",
+        "iam:DeletePolicyVersion",
+        "iam:SetDefaultPolicyVersion",
+        "iam:TagPolicy",
+        "iam:UntagPolicy",
+      ],
+      Resource: scope.boundaryArn,
+    },
+    {
+      Sid: "DenyBoundaryRemoval",
+      Effect: "Deny",
+      Action: "iam:DeleteRolePermissionsBoundary",
+      Resource: arn("iam", "role/*", false),
     },
     {
       // The stack's roles may be handed to Lambda and nothing else.
       Sid: "PassStackRolesToLambda",
       Effect: "Allow",
       Action: "iam:PassRole",
-      Resource: arn("iam", `role/${env}-*`, false),
+      Resource: stackRoles,
       Condition: { StringEquals: { "iam:PassedToService": "lambda.amazonaws.com" } },
     },
     {
@@ -220,6 +274,26 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "sqs:UntagQueue",
       ],
       Resource: arn("sqs", `${env}-*`),
+    },
+    {
+      // The environment's alert topic(s) and their subscriptions (ARN <topic ARN>:<id>).
+      Sid: "AlertTopics",
+      Effect: "Allow",
+      Action: [
+        "sns:CreateTopic",
+        "sns:DeleteTopic",
+        "sns:GetTopicAttributes",
+        "sns:SetTopicAttributes",
+        "sns:Subscribe",
+        "sns:Unsubscribe",
+        "sns:GetSubscriptionAttributes",
+        "sns:SetSubscriptionAttributes",
+        "sns:ListSubscriptionsByTopic",
+        "sns:ListTagsForResource",
+        "sns:TagResource",
+        "sns:UntagResource",
+      ],
+      Resource: [arn("sns", `${env}-*`), arn("sns", `${env}-*:*`)],
     },
     {
       Sid: "EventRules",

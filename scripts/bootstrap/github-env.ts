@@ -27,6 +27,47 @@ export function ghCommands(repo: GitHubRepo, env: Environment, vars: GitHubVaria
   ];
 }
 
+/** The exact commands that set repository-level variables (no environment). */
+export function ghRepositoryCommands(repo: GitHubRepo, vars: GitHubVariables): string[] {
+  const slug = `${repo.owner}/${repo.name}`;
+  return Object.entries(vars).map(([name, value]) => `gh variable set ${name} --repo ${slug} --body ${shellQuote(value)}`);
+}
+
+/**
+ * Sets repository-level variables (read by jobs outside any GitHub environment, such as the
+ * pull-request plans) with `gh`, changing only those that differ, or prints the commands. Other
+ * repository variables are left alone.
+ */
+export async function ensureRepositoryVariables(
+  repo: GitHubRepo,
+  vars: GitHubVariables,
+  opts: { dryRun: boolean; print: (line: string) => void; gh?: Gh },
+): Promise<StepResult> {
+  const gh = opts.gh ?? runGh;
+  const slug = `${repo.owner}/${repo.name}`;
+  const auth = gh(["auth", "status", "--hostname", "github.com"]);
+  if (!auth.ok) {
+    const why = auth.missing ? "gh is not installed" : "gh is not logged in (gh auth login)";
+    opts.print(`    ${why}; run these to finish:`);
+    for (const command of ghRepositoryCommands(repo, vars)) opts.print(`      ${command}`);
+    return { change: "manual", detail: why };
+  }
+  const listed = gh(["variable", "list", "--repo", slug, "--json", "name,value"]);
+  if (!listed.ok) throw new Error(`gh could not list the repository variables of ${slug}`);
+  const current = new Map((JSON.parse(listed.stdout || "[]") as { name: string; value: string }[]).map((v) => [v.name, v.value]));
+  const changes: string[] = [];
+  for (const [name, value] of Object.entries(vars)) {
+    if (current.get(name) === value) continue;
+    changes.push(name);
+    if (opts.dryRun) continue;
+    if (!gh(["variable", "set", name, "--repo", slug, "--body", value]).ok) {
+      throw new Error(`gh could not set repository variable ${name} of ${slug}`);
+    }
+  }
+  if (changes.length === 0) return { change: "unchanged", detail: `${Object.keys(vars).length} variables` };
+  return { change: Object.keys(vars).some((n) => current.has(n)) ? "updated" : "created", detail: changes.join(", ") };
+}
+
 /**
  * Sets the GitHub environment's variables with `gh` when it is installed and logged in, changing
  * only those that differ; otherwise prints the commands for the user to run.

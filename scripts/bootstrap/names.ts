@@ -60,7 +60,16 @@ const MAX_ROLE_NAME = 64;
  * repository name is cut and given a short hash of the full name so two long names never collide.
  */
 export function deployRoleName(repo: GitHubRepo, env: Environment): string {
-  const suffix = `-${env}-DeployRole`;
+  return githubRoleName(repo, env, "DeployRole");
+}
+
+/** `GitHubActions-<repo>-<env>-PlanRole`: the read-only role of pull-request and pre-approval plans. */
+export function planRoleName(repo: GitHubRepo, env: Environment): string {
+  return githubRoleName(repo, env, "PlanRole");
+}
+
+function githubRoleName(repo: GitHubRepo, env: Environment, kind: string): string {
+  const suffix = `-${env}-${kind}`;
   const cleaned = repo.name.replace(/[^\w+=,.@-]/g, "-");
   const room = MAX_ROLE_NAME - ROLE_PREFIX.length - suffix.length;
   const part =
@@ -68,6 +77,15 @@ export function deployRoleName(repo: GitHubRepo, env: Environment): string {
       ? cleaned
       : `${cleaned.slice(0, room - 9)}-${createHash("sha256").update(repo.name).digest("hex").slice(0, 8)}`;
   return `${ROLE_PREFIX}${part}${suffix}`;
+}
+
+/**
+ * The permissions boundary's ARN in this account: envs/<env>.ts `permissionsBoundary` when it is
+ * an ARN, else the policy of that name in `accountId` (the default name, `<env>-platform-boundary`,
+ * is the managed policy bootstrap creates; the stack resolves it the same way at apply time).
+ */
+export function boundaryPolicyArn(configured: string, partition: string, accountId: string): string {
+  return configured.startsWith("arn:") ? configured : `arn:${partition}:iam::${accountId}:policy/${configured}`;
 }
 
 /**
