@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -76,6 +77,44 @@ def _patch_delete_marker_dispose() -> None:
 
     if not hasattr(FakeDeleteMarker, "dispose"):
         FakeDeleteMarker.dispose = lambda self, garbage=False: None
+
+
+#: A new account's default Lambda concurrency quota; moto enforces Lambda's 100-unreserved rule against it.
+LAMBDA_CONCURRENCY_QUOTA = 1000
+
+
+def _account_settings(app):
+    """moto 5.2.5 has no Lambda GetAccountSettings (bootstrap's preflight calls it). This answers
+    it as AWS does for an account with the default quota, net of the functions' reservations."""
+    from moto.awslambda.models import lambda_backends
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "GET" or path.rstrip("/") != "/2016-08-19/account-settings":
+            return app(environ, start_response)
+        region = _region_of(environ.get("HTTP_AUTHORIZATION", ""))
+        reserved = 0
+        for account in list(lambda_backends):
+            if region in lambda_backends[account]:
+                reserved += sum(int(f.reserved_concurrency or 0) for f in lambda_backends[account][region].list_functions())
+        body = json.dumps({
+            "AccountLimit": {
+                "ConcurrentExecutions": LAMBDA_CONCURRENCY_QUOTA,
+                "UnreservedConcurrentExecutions": LAMBDA_CONCURRENCY_QUOTA - reserved,
+                "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800, "TotalCodeSize": 80530636800,
+            },
+            "AccountUsage": {"FunctionCount": 0, "TotalCodeSize": 0},
+        }).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
+
+
+def _region_of(authorization: str) -> str:
+    # SigV4: Credential=<key>/<date>/<region>/<service>/aws4_request
+    parts = authorization.split("Credential=", 1)[-1].split("/")
+    return parts[2] if len(parts) > 3 else "us-east-1"
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
@@ -172,12 +211,18 @@ def main() -> None:
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     args = parser.parse_args()
+    os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(LAMBDA_CONCURRENCY_QUOTA)
+    os.environ["MOTO_PORT"] = str(args.port)
     _patch_logging_policy_check()
     _patch_conditioned_statements()
     _patch_delete_marker_dispose()
-    from moto.server import main as serve
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
 
-    serve(["-H", "127.0.0.1", "-p", str(args.port), "-c", args.cert, "-k", args.key])
+    # As moto.server.main serves, with the one missing API answered in front of it.
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple("127.0.0.1", args.port, _account_settings(app), threaded=True,
+               ssl_context=(args.cert, args.key), request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,12 @@ MOTO_LOGGING_PRINCIPAL_PATCH = True
 #: ever. Real S3 deletes it. Patched in the launcher (emulator.py, `_patch_delete_marker_dispose`).
 MOTO_DELETE_MARKER_PATCH = True
 
+#: moto 5.2.5 has no Lambda GetAccountSettings, which bootstrap's account preflight calls. The
+#: launcher answers it as AWS does for an account with the default quota (1000, net of the
+#: functions' reservations), and moto enforces Lambda's 100-unreserved rule against that quota
+#: (emulator.py, `_account_settings`).
+MOTO_ACCOUNT_SETTINGS = True
+
 #: moto checks bucket policies without request context and treats any statement whose Condition
 #: it cannot verify as a Deny, so the TLS-only deny refuses every request, HTTPS included. The
 #: emulator serves TLS only (a certificate made per run, trusted by every client), and the
