@@ -57,7 +57,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     log("dbt_run_finish", level="info" if summary["status"] == "success" else "error",
         request_id=request_id, command=shown, status=summary["status"],
         elapsed_seconds=summary["elapsed_seconds"], manifest_reused=summary["manifest_reused"],
-        counts=summary["counts"], error=summary.get("error"))
+        counts=summary["counts"], error=summary.get("error"), artifacts=summary.get("artifacts"))
     if summary["status"] != "success":
         raise DbtRunFailed(summary)
     return summary

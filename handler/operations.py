@@ -121,7 +121,6 @@ def _store(run: Run, config: Settings, summary: dict[str, Any], request_id: str 
             and "manifest.json" in files):
         for name, body in files.items():
             store.put(f"latest/{name}", body, artifacts.content_type(name))
-    log("dbt_artifacts_stored", request_id=request_id, location=store.where(prefix), files=sorted(files))
     return store.where(prefix)
 
 
