@@ -105,8 +105,8 @@ def _store(run: Run, config: Settings, summary: dict[str, Any], request_id: str 
         "target": config.target,
         "environment": run.environment,
         "request_id": request_id,
-        "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "started_at": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
     files["summary.json"] = json.dumps(record, indent=2, default=str).encode()
     for name, body in files.items():  # summary.json last: a run folder with it is complete
