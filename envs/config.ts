@@ -33,6 +33,10 @@ export interface EnvironmentInput {
   readonly athenaBytesScannedCutoff?: number;
   /** Protect the data buckets from `terraform destroy` (prevent_destroy). Default: true in prod. */
   readonly protectDataBuckets?: boolean;
+  /** Days the artifacts bucket keeps each run's `runs/<date>/<invocation_id>/` folder (1-3650). Default 90. */
+  readonly artifactRetentionDays?: number;
+  /** Email addresses subscribed to the env's alert topic (each confirms by email). Default none. */
+  readonly alertEmails?: readonly string[];
 }
 
 export interface EnvironmentConfig {
@@ -49,6 +53,8 @@ export interface EnvironmentConfig {
   readonly s3EventTrigger: boolean;
   readonly athenaBytesScannedCutoff: number;
   readonly protectDataBuckets: boolean;
+  readonly artifactRetentionDays: number;
+  readonly alertEmails: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -59,6 +65,7 @@ export const DEFAULTS = {
   reservedConcurrency: 1,
   s3EventTrigger: true,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
+  artifactRetentionDays: 90,
 } as const;
 
 /** The longest prefix allowed; bucket names stay <= 63 chars with it (see constructs/data-lake). */

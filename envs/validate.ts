@@ -33,6 +33,8 @@ const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const CRON = /^cron\(\S+( \S+){5}\)$/;
 const RATE = /^rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)$/;
 const MIN_CUTOFF = 10 * 1024 ** 2;
+// An address SNS's email protocol accepts: local@domain.tld, no spaces or display names.
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 
 function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
@@ -123,6 +125,22 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     problems.push(`protectDataBuckets = ${show(protectDataBuckets)}: must be true or false`);
   }
 
+  const artifactRetentionDays = input.artifactRetentionDays ?? DEFAULTS.artifactRetentionDays;
+  checkInt(problems, "artifactRetentionDays", artifactRetentionDays, 1, 3650);
+
+  const alertEmails = input.alertEmails ?? [];
+  if (!Array.isArray(alertEmails)) {
+    problems.push(`alertEmails = ${show(alertEmails)}: must be a list of email addresses`);
+  } else {
+    alertEmails.forEach((email, index) => {
+      if (typeof email !== "string" || email.length > 254 || !EMAIL.test(email)) {
+        problems.push(`alertEmails[${index}] = ${show(email)}: must be an email address such as data-team@example.com`);
+      }
+    });
+    const repeated = alertEmails.filter((email, index) => alertEmails.indexOf(email) !== index);
+    if (repeated.length > 0) problems.push(`alertEmails: ${show(repeated[0])} is listed twice`);
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -137,5 +155,7 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     s3EventTrigger,
     athenaBytesScannedCutoff,
     protectDataBuckets,
+    artifactRetentionDays,
+    alertEmails: [...alertEmails],
   };
 }

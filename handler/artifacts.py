@@ -71,10 +71,12 @@ class S3Store:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
     def get(self, key: str) -> bytes | None:
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except self.client.exceptions.NoSuchKey:
+        # List first: the runner may list only latest/ (an s3:prefix condition), and without a
+        # list permission S3 answers a GetObject of a missing key with 403, not 404.
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not any(item["Key"] == key for item in listed):
             return None
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def where(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -141,6 +141,8 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "lambda:ListTags",
         "lambda:TagResource",
         "lambda:UntagResource",
+        // deploy.yml's state-aware build after an apply that changed the function's package.
+        "lambda:InvokeFunction",
       ],
       Resource: arn("lambda", `function:${env}-*`),
     },
@@ -238,6 +240,39 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "events:UntagResource",
       ],
       Resource: arn("events", `rule/${env}-*`),
+    },
+    {
+      // The alert topic `<env>-dbt-alerts`, its policy and its email subscriptions (ARNs `<topic>:<id>`).
+      Sid: "AlertTopics",
+      Effect: "Allow",
+      Action: [
+        "sns:CreateTopic",
+        "sns:DeleteTopic",
+        "sns:GetTopicAttributes",
+        "sns:SetTopicAttributes",
+        "sns:Subscribe",
+        "sns:Unsubscribe",
+        "sns:GetSubscriptionAttributes",
+        "sns:SetSubscriptionAttributes",
+        "sns:ListSubscriptionsByTopic",
+        "sns:ListTagsForResource",
+        "sns:TagResource",
+        "sns:UntagResource",
+      ],
+      Resource: [arn("sns", `${env}-*`), arn("sns", `${env}-*:*`)],
+    },
+    {
+      Sid: "MetricAlarms",
+      Effect: "Allow",
+      Action: [
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:ListTagsForResource",
+        "cloudwatch:TagResource",
+        "cloudwatch:UntagResource",
+      ],
+      Resource: arn("cloudwatch", `alarm:${env}-*`),
     },
     {
       // A key has no ARN before it exists, so CreateKey only takes "*": the request must tag it with the env.
