@@ -148,10 +148,9 @@ def test_docs_generate_stores_one_self_contained_page(handler_module, tiny, cont
     assert not (tiny / "artifacts" / "latest").exists()
 
 
-def test_an_upload_failure_is_logged_and_never_hides_the_result(handler_module, tiny, context, monkeypatch, capsys):
-    with moto_server() as endpoint, aws_env(endpoint):
-        monkeypatch.setenv("ARTIFACTS_BUCKET_NAME", "no-such-artifacts-bucket")
-        summary = handler_module.handler({"command": ["build"]}, context)
+def test_an_upload_failure_is_logged_and_never_hides_the_result(handler_module, aws, tiny, context, monkeypatch, capsys):
+    monkeypatch.setenv("ARTIFACTS_BUCKET_NAME", "no-such-artifacts-bucket")
+    summary = handler_module.handler({"command": ["build"]}, context)
     assert summary["status"] == "success" and summary["artifacts"] is None
     failed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"dbt_artifacts_failed"' in line]
     assert len(failed) == 1 and "NoSuchBucket" in failed[0]["error"]
@@ -238,3 +237,23 @@ def test_a_publishing_failure_is_logged_and_dbt_result_still_raised(handler_modu
     assert received(aws) == []
     # Local artifacts were still written.
     assert len(run_folders(tmp_path / "artifacts")) == 1
+
+
+def test_state_aware_build_reads_latest_from_the_bucket(handler_module, aws, tiny, context, monkeypatch):
+    aws["s3"].create_bucket(Bucket="dev-artifacts-state", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"})
+    monkeypatch.setenv("ARTIFACTS_BUCKET_NAME", "dev-artifacts-state")
+    monkeypatch.setattr(handler_module, "SESSION", DbtSession())
+    event = {**STATE_BUILD, "defer": True}
+
+    first = handler_module.handler(event, context)
+    assert first["state"] == {"used": False, "source": "s3://dev-artifacts-state/latest/manifest.json",
+                              "reason": "no latest/ manifest yet (no successful build): ran the selection as a first build, without state"}
+    assert first["counts"] == {"success": 1, "pass": 2}
+    latest = aws["s3"].get_object(Bucket="dev-artifacts-state", Key="latest/summary.json")["Body"].read()
+    assert json.loads(latest)["invocation_id"] == first["invocation_id"]
+
+    second = handler_module.handler(event, context)
+    assert second["state"]["used"] is True and second["nodes"] == [] and second["status"] == "success"
+    assert "--defer" in second["command"] and "--state" in second["command"]
+    # Nothing was written locally: the bucket is the artifacts location.
+    assert not (tiny / "artifacts").exists()
