@@ -4,6 +4,7 @@ moto_server for S3 and SNS."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -257,3 +258,20 @@ def test_state_aware_build_reads_latest_from_the_bucket(handler_module, aws, tin
     assert "--defer" in second["command"] and "--state" in second["command"]
     # Nothing was written locally: the bucket is the artifacts location.
     assert not (tiny / "artifacts").exists()
+
+
+def test_source_freshness_keeps_sources_json(handler_module, tiny, context):
+    sources = Path(os.environ["DBT_PROJECT_DIR"]) / "models" / "sources.yml"
+    text = sources.read_text().replace(
+        "      - name: numbers\n",
+        "      - name: numbers\n        loaded_at_field: current_timestamp\n"
+        "        freshness: {warn_after: {count: 1, period: day}}\n",
+    )
+    sources.write_text(text)
+    summary = handler_module.handler({"command": ["source", "freshness"], "cli_args": ["--select", "source:raw.numbers"]}, context)
+    assert summary["status"] == "success" and summary["counts"] == {"pass": 1}
+    [folder] = run_folders(tiny / "artifacts")
+    stored = json.loads((folder / "sources.json").read_text())
+    assert stored["metadata"]["invocation_id"] == summary["invocation_id"] == folder.name
+    assert [r["unique_id"] for r in stored["results"]] == ["source.tiny.raw.numbers"]
+    assert not (tiny / "artifacts" / "latest").exists()  # freshness is not a build
