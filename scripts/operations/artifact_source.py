@@ -90,9 +90,10 @@ def bucket_of(env: str, stacks: Path = REPO / "cdktf.out" / "stacks") -> str:
                           "or pass --bucket <artifacts bucket>")
     if shutil.which("terraform") is None:
         raise SourceError(f"--env {env}: terraform is not on PATH; pass --bucket <artifacts bucket> instead")
-    result = subprocess.run(["terraform", f"-chdir={stack}", "output", "-json"], capture_output=True, text=True)
+    result = subprocess.run(["terraform", f"-chdir={stack}", "output", "-no-color", "-json"], capture_output=True, text=True)
     if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        lines = [line.strip(" │╷╵") for line in result.stderr.splitlines() if line.strip(" │╷╵")]
+        detail = next((line for line in lines if line.startswith("Error:")), lines[-1] if lines else "no output")
         raise SourceError(f"--env {env}: `terraform output` failed in {stack} ({detail}); run `terraform init` with the "
                           "backend config there first, or pass --bucket <artifacts bucket>")
     outputs = json.loads(result.stdout or "{}")

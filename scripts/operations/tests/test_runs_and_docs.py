@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -125,36 +126,14 @@ def test_a_bucket_without_docs_and_an_env_without_a_stack_get_clear_errors(capsy
 
     with pytest.raises(artifact_source.SourceError, match=r"^--env staging: no synthesized stack at .*make synth"):
         artifact_source.bucket_of("staging", tmp_path / "stacks")
-    (tmp_path / "stacks" / "dev").mkdir(parents=True)
-    (tmp_path / "stacks" / "dev" / "cdk.tf.json").write_text("{}")
-    if shutil.which("terraform"):
-        # Not initialised: terraform output fails, and the error says what to do.
-        with pytest.raises(artifact_source.SourceError, match=r"^--env dev: .*(terraform init|no artifacts_bucket)"):
-            artifact_source.bucket_of("dev", tmp_path / "stacks")
-
-
-def test_the_demo_leaves_its_run_under_runs_and_latest_and_make_runs_lists_it(tmp_path, capsys):
-    sys.path.insert(0, str(REPO / "scripts"))
-    import demo
-    import runs
-
-    saved = {name: os.environ.get(name) for name in (*HANDLER_ENV, "DBT_LOG_LEVEL")}
-    try:
-        assert demo.main(["--data-dir", str(tmp_path), "--quiet"]) == 0
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    printed = capsys.readouterr().out
-    [folder] = [p for p in (tmp_path / "artifacts" / "runs").glob("*/*")]
-    assert f"run artifacts    {folder}/" in printed
-    latest = json.loads((tmp_path / "artifacts" / "latest" / "summary.json").read_text())
-    assert latest["invocation_id"] == folder.name and latest["status"] == "success"
-
-    assert runs.main(["--local-dir", str(tmp_path / "artifacts")]) == 0
-    rows = lines_of(capsys.readouterr().out)[2:]
-    assert len(rows) == 1
-    assert rows[0].split()[2:5] == ["invoke", "build", "success"]
-    assert f"success {latest['counts']['success']}" in rows[0]
+    stack = tmp_path / "stacks" / "dev"
+    stack.mkdir(parents=True)
+    (stack / "cdk.tf.json").write_text(json.dumps({"output": {"artifacts_bucket": {"value": "dev-artifacts-0a1b2c3d"}}}))
+    # Not applied yet: no output, and the error says what to do.
+    with pytest.raises(artifact_source.SourceError, match=r"^--env dev: the state has no artifacts_bucket output .*--bucket"):
+        artifact_source.bucket_of("dev", tmp_path / "stacks")
+    # Initialised and applied (outputs only, so no provider is needed): the bucket is the output.
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+    for args in (["init", "-input=false", "-backend=false"], ["apply", "-input=false", "-auto-approve"]):
+        subprocess.run(["terraform", f"-chdir={stack}", *args], check=True, capture_output=True, env=env)
+    assert artifact_source.bucket_of("dev", tmp_path / "stacks") == "dev-artifacts-0a1b2c3d"
