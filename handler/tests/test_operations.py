@@ -275,3 +275,28 @@ def test_source_freshness_keeps_sources_json(handler_module, tiny, context):
     assert stored["metadata"]["invocation_id"] == summary["invocation_id"] == folder.name
     assert [r["unique_id"] for r in stored["results"]] == ["source.tiny.raw.numbers"]
     assert not (tiny / "artifacts" / "latest").exists()  # freshness is not a build
+
+
+def test_a_warning_publishes_one_alert_and_the_run_still_succeeds(handler_module, aws, tiny, context, monkeypatch):
+    project = Path(os.environ["DBT_PROJECT_DIR"])
+    (project / "tests").mkdir(exist_ok=True)
+    (project / "tests" / "doubled_is_never_empty.sql").write_text(
+        "{{ config(severity='warn') }}\nselect * from {{ ref('doubled') }} where n = 1\n"
+    )
+    monkeypatch.setenv("ALERT_TOPIC_ARN", aws["topic"])
+    received(aws)
+    summary = handler_module.handler({"command": ["build"]}, context)
+    assert summary["status"] == "success" and summary["counts"] == {"success": 1, "pass": 2, "warn": 1}
+    [alert] = received(aws)
+    assert alert["Subject"] == "[local] dbt build warned: 1 warned"
+    assert "Warning nodes (1):\n- test.tiny.doubled_is_never_empty [warn]: Got 1 result, configured to warn if != 0" in alert["Message"]
+    assert f"Artifacts: {summary['artifacts']}" in alert["Message"]
+
+
+def test_alert_lines_are_first_lines_with_quoted_values_masked():
+    import alerts
+
+    error = "Conversion Error: Could not convert string 'alice@example.com' to INT32\n\nLINE 3: select cast(email as int)"
+    assert alerts.first_line(error) == "Conversion Error: Could not convert string '…' to INT32"
+    assert alerts.first_line(None) == "(no message)"
+    assert len(alerts.first_line("x" * 5000)) == 300
