@@ -60,7 +60,12 @@ def _state_args(request: Request, config: Settings, store: artifacts.Store | Non
         raise EventError("state", "needs an artifacts location: set ARTIFACTS_BUCKET_NAME (or use the local target)")
     source = store.where("latest/manifest.json")
     state_dir = config.target_path.parent / "state"
-    if state.fetch(store, state_dir):
+    try:
+        found = state.fetch(store, state_dir)
+    except Exception as error:  # e.g. S3 unreachable: no silent full build, the run stops here
+        log("dbt_state_unavailable", level="error", source=source, error=f"{type(error).__name__}: {error}"[:1000])
+        raise
+    if found:
         log("dbt_state", source=source, defer=request.defer)
         return state.with_state(request.cli_args, state_dir, request.defer), state.StateNote(True, source)
     reason = "no latest/ manifest yet (no successful build): ran the selection as a first build, without state"
@@ -72,7 +77,11 @@ def finish(run: Run, config: Settings, summary: dict[str, Any], request_id: str 
     """Store the run's artifacts and alert on failures or warnings; adds their locations to `summary`."""
     if run.state is not None:
         summary["state"] = run.state.as_dict()
-    invocation_id = _invocation_id(config.target_path, run.started)
+    try:
+        invocation_id = _invocation_id(config.target_path, run.started)
+    except Exception as error:  # dbt's record unreadable: the run still gets a folder of its own
+        invocation_id = f"unknown-{int(run.started * 1000)}"
+        log("dbt_invocation_id_unknown", level="error", request_id=request_id, error=f"{type(error).__name__}: {error}"[:300])
     summary["invocation_id"] = invocation_id
     if run.store is not None:
         try:
