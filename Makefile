@@ -6,6 +6,8 @@
 #   make package   build the function package (build/function.zip)
 #   make bench     print the benchmark figures (synth, handler)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
+#   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
+#   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -16,8 +18,10 @@ export CHECKPOINT_DISABLE := 1
 # The pinned uv (installed on first use) with the CPython 3.12 of the Lambda runtime.
 UV := scripts/uv
 SCALE ?= 1
+N ?= 20
+ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security synth layer package bench bootstrap clean
+.PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security synth layer package bench bootstrap runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -56,6 +60,12 @@ bootstrap: deps-node
 bench: deps-node deps-python
 	bench/run
 
+runs: deps-python
+	$(UV) run --frozen python scripts/operations/runs.py -n $(N) $(if $(ENV),--env $(ENV))
+
+docs: deps-python
+	$(UV) run --frozen python scripts/operations/dbt_docs.py $(if $(ENV),--env $(ENV))
+
 # --- tests ----------------------------------------------------------------------
 
 test: deps
@@ -72,7 +82,7 @@ test-ts: deps-node deps-python
 
 # The handler, the dbt project on DuckDB, ingestion.
 test-python: deps-python
-	$(UV) run --frozen pytest handler/tests
+	$(UV) run --frozen pytest handler/tests scripts/operations/tests
 
 # The layer and function package: arm64, complete, within Lambda's limits, referenced by the stacks.
 test-artifacts: layer package

@@ -35,6 +35,11 @@ export interface DataLakeProps {
   readonly accountId: string;
   readonly partition: string;
   readonly region: string;
+  /**
+   * Kinds of further buckets that log into this lake's access-log bucket (e.g. `artifacts`):
+   * their names come from `bucketNameFor(kind)`. Default none.
+   */
+  readonly extraLoggedBucketKinds?: readonly string[];
 }
 
 /**
@@ -51,18 +56,21 @@ export class DataLake extends Construct {
   readonly workgroup: AthenaWorkgroup;
   readonly workgroupName: string;
   private readonly props: DataLakeProps;
+  private readonly suffix: string;
 
   constructor(scope: Construct, id: string, props: DataLakeProps) {
     super(scope, id);
     this.props = props;
     // One random suffix for every bucket: names are globally unique and stable across applies.
-    for (const kind of [...BUCKET_KINDS, ACCESS_LOGS]) {
+    const loggedKinds = [...BUCKET_KINDS, ...(props.extraLoggedBucketKinds ?? [])];
+    for (const kind of [...loggedKinds, ACCESS_LOGS]) {
       const longest = bucketName(props.bucketPrefix, kind, "f".repeat(SUFFIX_BYTES * 2));
       if (longest.length > 63) {
         throw new Error(`DataLake ${id}: bucketPrefix "${props.bucketPrefix}" makes "${longest}" ${longest.length} chars; S3 allows 63`);
       }
     }
     const suffix = new RandomId(this, "bucket-suffix", { byteLength: SUFFIX_BYTES }).hex;
+    this.suffix = suffix;
     const name = (kind: string) => bucketName(props.bucketPrefix, kind, suffix);
     const protect = props.protectBuckets;
 
@@ -84,7 +92,7 @@ export class DataLake extends Construct {
             {
               test: "ArnLike",
               variable: "aws:SourceArn",
-              values: BUCKET_KINDS.map((kind) => `arn:${props.partition}:s3:::${name(kind)}`),
+              values: loggedKinds.map((kind) => `arn:${props.partition}:s3:::${name(kind)}`),
             },
           ],
         },
@@ -155,6 +163,11 @@ export class DataLake extends Construct {
       },
     });
     this.workgroupName = this.workgroup.name;
+  }
+
+  /** `<bucketPrefix>-<kind>-<suffix>`: the name of a further bucket of this lake (see extraLoggedBucketKinds). */
+  bucketNameFor(kind: string): string {
+    return bucketName(this.props.bucketPrefix, kind, this.suffix);
   }
 
   /** ARNs of this lake's Glue catalog, database and tables (including dbt's `<db>_<schema>` databases). */

@@ -6,6 +6,8 @@ export interface GrantStatement {
   readonly sid: string;
   readonly actions: readonly string[];
   readonly resources: readonly string[];
+  /** IAM conditions, e.g. `s3:prefix` on a ListBucket. Default none. */
+  readonly conditions?: readonly { readonly test: string; readonly variable: string; readonly values: readonly string[] }[];
 }
 
 /**
@@ -18,7 +20,13 @@ export interface IGrantable {
 }
 
 export function toPolicyStatement(s: GrantStatement): DataAwsIamPolicyDocumentStatement {
-  return { sid: s.sid, effect: "Allow", actions: [...s.actions], resources: [...s.resources] };
+  return {
+    sid: s.sid,
+    effect: "Allow",
+    actions: [...s.actions],
+    resources: [...s.resources],
+    ...(s.conditions ? { condition: s.conditions.map((c) => ({ ...c, values: [...c.values] })) } : {}),
+  };
 }
 
 /** `my-bucket_name` -> `MyBucketName`, for statement ids. */

@@ -28,13 +28,18 @@ export interface PlatformKeyProps {
   readonly region: string;
   /** Log group names whose events CloudWatch Logs may encrypt with this key. */
   readonly logGroupNames: readonly string[];
+  /**
+   * Let CloudWatch alarms publish to SNS topics encrypted with this key (the alert topic).
+   * Default false.
+   */
+  readonly encryptsAlarmTopics?: boolean;
   /** Days before a scheduled key deletion completes. Default 30 (the maximum). */
   readonly deletionWindowInDays?: number;
 }
 
 /**
  * A customer-managed KMS key (rotated yearly) for what AWS-managed keys cannot
- * cover or audit: the runner's log group and its environment variables. One key
+ * cover or audit: the runner's log group, its environment variables and the alert topic. One key
  * per stack keeps the cost at one key.
  */
 export class PlatformKey extends Construct {
@@ -69,10 +74,23 @@ export class PlatformKey extends Construct {
           Resource: "*",
           Condition: { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": logGroupArns } },
         },
+        // An alarm's publish to an encrypted topic makes SNS use the key on CloudWatch's behalf;
+        // AWS documents exactly these two actions for the cloudwatch.amazonaws.com principal.
+        ...(props.encryptsAlarmTopics
+          ? [
+              {
+                Sid: "CloudWatchAlarmsPublishToEncryptedTopics",
+                Effect: "Allow" as const,
+                Principal: { Service: "cloudwatch.amazonaws.com" },
+                Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+                Resource: "*" as const,
+              },
+            ]
+          : []),
       ],
     };
     this.key = new KmsKey(this, "key", {
-      description: `Encrypts ${props.alias} logs and Lambda environment variables`,
+      description: `Encrypts ${props.alias} logs, Lambda environment variables and alerts`,
       enableKeyRotation: true,
       deletionWindowInDays: props.deletionWindowInDays ?? 30,
       policy: JSON.stringify(policy),
@@ -84,5 +102,10 @@ export class PlatformKey extends Construct {
   /** Decrypt data encrypted with this key (e.g. the runner's environment variables). */
   grantDecrypt(grantee: IGrantable): void {
     grantee.grant({ sid: "DecryptWithPlatformKey", actions: ["kms:Decrypt"], resources: [this.keyArn] });
+  }
+
+  /** Make data keys with this key: publishing to an SNS topic it encrypts (with grantDecrypt). */
+  grantGenerateDataKey(grantee: IGrantable): void {
+    grantee.grant({ sid: "GenerateDataKeyWithPlatformKey", actions: ["kms:GenerateDataKey"], resources: [this.keyArn] });
   }
 }

@@ -44,6 +44,10 @@ export interface EnvironmentInput {
    * policy scripts/bootstrap.ts creates.
    */
   readonly permissionsBoundary?: string;
+  /** Days the artifacts bucket keeps each run's `runs/<date>/<invocation_id>/` folder (1-3650). Default 90. */
+  readonly artifactRetentionDays?: number;
+  /** Email addresses subscribed to the env's alert topic (each confirms by email). Default none. */
+  readonly alertEmails?: readonly string[];
 }
 
 export interface EnvironmentConfig {
@@ -64,6 +68,8 @@ export interface EnvironmentConfig {
   readonly warnings: readonly string[];
   /** An IAM policy ARN, or a policy name resolved in the deploying account at apply time. */
   readonly permissionsBoundary: string;
+  readonly artifactRetentionDays: number;
+  readonly alertEmails: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -74,6 +80,7 @@ export const DEFAULTS = {
   reservedConcurrency: 1,
   s3EventTrigger: true,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
+  artifactRetentionDays: 90,
 } as const;
 
 /** The longest prefix allowed; bucket names stay <= 63 chars with it (see constructs/data-lake). */

@@ -36,6 +36,8 @@ describe("resolveEnvironment defaults", () => {
       s3EventTrigger: true,
       athenaBytesScannedCutoff: DEFAULTS.athenaBytesScannedCutoff,
       protectDataBuckets: false,
+      artifactRetentionDays: 90,
+      alertEmails: [],
     });
     expect(config.scheduleExpression).toBeUndefined();
   });
@@ -108,6 +110,12 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
     [{ extraTags: { "": "x" } }, 'extraTags key "": must be 1-128 characters'],
     [{ extraTags: { Team: "a;b" } }, 'extraTags.Team = "a;b": must be a string of at most 256'],
     [{ extraTags: { Team: "x".repeat(257) } }, "extraTags.Team"],
+    [{ artifactRetentionDays: 0 }, "artifactRetentionDays = 0: must be an integer from 1 to 3650"],
+    [{ artifactRetentionDays: 7.5 }, "artifactRetentionDays = 7.5: must be an integer"],
+    [{ alertEmails: "team@example.com" }, 'alertEmails = "team@example.com": must be a list of email addresses'],
+    [{ alertEmails: ["ok@example.com", "Team <t@example.com>"] }, 'alertEmails[1] = "Team <t@example.com>": must be an email address'],
+    [{ alertEmails: ["no-domain@localhost"] }, 'alertEmails[0] = "no-domain@localhost": must be an email address'],
+    [{ alertEmails: ["a@example.com", "a@example.com"] }, 'alertEmails: "a@example.com" is listed twice'],
   ])("rejects %j", (input, message) => {
     expect(problemsOf(input)).toContain(message);
   });
@@ -123,6 +131,8 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
         logRetentionDays: 3653,
         scheduleExpression: "rate(1 day)",
         athenaBytesScannedCutoff: 10 * 1024 ** 2,
+        artifactRetentionDays: 3650,
+        alertEmails: ["data.team+alerts@example.co.uk"],
       }),
     ).not.toThrow();
     expect(() => resolveEnvironment({ ...base, bucketPrefix: "abcd", scheduleExpression: "cron(15 3 ? * MON-FRI *)" })).not.toThrow();

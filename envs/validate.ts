@@ -36,6 +36,8 @@ const MIN_CUTOFF = 10 * 1024 ** 2;
 // IAM: arn:<partition>:iam::<account>:policy/<optional path/><name>, or a bare policy name.
 const POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:policy\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
 const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
+// An address SNS's email protocol accepts: local@domain.tld, no spaces or display names.
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 
 function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
@@ -145,6 +147,22 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     );
   }
 
+  const artifactRetentionDays = input.artifactRetentionDays ?? DEFAULTS.artifactRetentionDays;
+  checkInt(problems, "artifactRetentionDays", artifactRetentionDays, 1, 3650);
+
+  const alertEmails = input.alertEmails ?? [];
+  if (!Array.isArray(alertEmails)) {
+    problems.push(`alertEmails = ${show(alertEmails)}: must be a list of email addresses`);
+  } else {
+    alertEmails.forEach((email, index) => {
+      if (typeof email !== "string" || email.length > 254 || !EMAIL.test(email)) {
+        problems.push(`alertEmails[${index}] = ${show(email)}: must be an email address such as data-team@example.com`);
+      }
+    });
+    const repeated = alertEmails.filter((email, index) => alertEmails.indexOf(email) !== index);
+    if (repeated.length > 0) problems.push(`alertEmails: ${show(repeated[0])} is listed twice`);
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -161,5 +179,7 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     protectDataBuckets,
     warnings,
     permissionsBoundary,
+    artifactRetentionDays,
+    alertEmails: [...alertEmails],
   };
 }

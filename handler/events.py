@@ -54,6 +54,8 @@ class Request:
     command: tuple[str, ...]  # e.g. ("source", "freshness") or ("run-operation", "my_macro")
     cli_args: tuple[str, ...]
     args_field: str  # where the arguments came from, for error messages
+    state: str | None = None  # "latest": compare with the last good build (state.py)
+    defer: bool = False  # with state: --defer to the last good build's relations
 
     @property
     def name(self) -> str:
@@ -83,7 +85,7 @@ def parse(
 
 
 def _direct(event: dict) -> Request:
-    unknown = sorted(set(event) - {"command", "cli_args"})
+    unknown = sorted(set(event) - {"command", "cli_args", "state", "defer"})
     if unknown:
         raise EventError(
             unknown[0],
@@ -94,7 +96,18 @@ def _direct(event: dict) -> Request:
         raise EventError("command", f'required: a list such as ["build"]; one of: {_ALLOWED_TEXT}')
     command = _strings(event["command"], "command", max_items=8)
     cli_args = _strings(event.get("cli_args", []), "cli_args", max_items=MAX_CLI_ARGS)
-    return Request("invoke", check_command(command, "command"), cli_args, "cli_args")
+    return Request("invoke", check_command(command, "command"), cli_args, "cli_args", *_state(event))
+
+
+def _state(event: dict) -> tuple[str | None, bool]:
+    state, defer = event.get("state"), event.get("defer", False)
+    if state is not None and state != "latest":
+        raise EventError("state", f"expected 'latest' (the last successful build's artifacts), got {str(state)[:64]!r}")
+    if not isinstance(defer, bool):
+        raise EventError("defer", f"expected true or false, got {type(defer).__name__}")
+    if defer and state is None:
+        raise EventError("defer", 'needs "state": "latest" (there is nothing to defer to otherwise)')
+    return state, defer
 
 
 def _eventbridge(event: dict, default_command, raw_tables, raw_bucket) -> Request:

@@ -15,6 +15,7 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import events  # noqa: E402
+import operations  # noqa: E402
 import project  # noqa: E402
 import settings  # noqa: E402
 from cli_args import plan  # noqa: E402
@@ -38,6 +39,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             raw_tables=lambda: project.raw_tables(config.project_dir),
             raw_bucket=config.raw_bucket,
         )
+        request, run = operations.prepare(request, config)  # state and docs flags
         invocation = plan(request, config)
     except (events.EventError, settings.ConfigError) as error:
         log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
@@ -51,10 +53,11 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
     outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key)
     summary = summarise(shown, outcome, time.perf_counter() - started)
+    operations.finish(run, config, summary, request_id)  # artifacts and alerts; never raises
     log("dbt_run_finish", level="info" if summary["status"] == "success" else "error",
         request_id=request_id, command=shown, status=summary["status"],
         elapsed_seconds=summary["elapsed_seconds"], manifest_reused=summary["manifest_reused"],
-        counts=summary["counts"], error=summary.get("error"))
+        counts=summary["counts"], error=summary.get("error"), artifacts=summary.get("artifacts"))
     if summary["status"] != "success":
         raise DbtRunFailed(summary)
     return summary

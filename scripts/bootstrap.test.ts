@@ -634,7 +634,7 @@ describe("bootstrap against moto_server", () => {
       expect(run.stdout).toContain('==> Missing prerequisite: Lambda concurrency in ap-southeast-2');
       expect(run.stdout).toContain('quota in ap-southeast-2 is 50 (50 unreserved)');
       expect(run.stdout).toContain('request a quota of at least 101 (Service Quotas > AWS Lambda > "Concurrent executions", region ap-southeast-2');
-      expect(run.stdout).toContain("or set reservedConcurrency: -1 in envs/dev.ts");
+      expect(run.stdout).toContain('or set reservedConcurrency: "none" in envs/dev.ts');
       expect(run.stderr).toBe("error: the account is not ready for the dev stack: Lambda concurrency in ap-southeast-2 (see above)\n");
       expect(run.stdout).toContain(
         "Not ready: Lambda concurrency in ap-southeast-2 (see above). Everything else: No changes: everything was already in place.",

@@ -137,6 +137,8 @@ def _report(summary: dict, rows_per_mart: dict, top_albums: list, data_dir: Path
     print(f"  DuckDB database  {_show(data_dir / 'dbt.duckdb')}")
     print(f"  Parquet marts    {_show(data_dir / 'processed')}/")
     print(f"  raw zone         {_show(data_dir / 'raw')}/")
+    if summary.get("artifacts"):
+        print(f"  run artifacts    {_show(Path(summary['artifacts']))}/  (`make runs` lists the runs)")
     print("\nTime per stage:")
     for title, seconds in timings.items():
         print(f"  {seconds:6.1f}s  {title}")

@@ -60,6 +60,8 @@ describe("DataPlatformStack composition", () => {
       ATHENA_RESULTS_BUCKET: ref(json, "aws_s3_bucket", "athena-results/bucket", "bucket"),
       ATHENA_WORKGROUP: ref(json, "aws_athena_workgroup", "data-lake/workgroup", "name"),
       ENVIRONMENT: env,
+      ARTIFACTS_BUCKET_NAME: ref(json, "aws_s3_bucket", "run-artifacts/bucket", "bucket"),
+      ALERT_TOPIC_ARN: ref(json, "aws_sns_topic", "alerts/topic", "arn"),
     });
     expect(fn.kms_key_arn).toBe(refOnly(json, "aws_kms_key", "arn"));
     expect(only(json, "aws_cloudwatch_log_group")).toMatchObject({ name: `/aws/lambda/${env}-dbt-runner`, retention_in_days: 14 });
@@ -114,15 +116,93 @@ describe("DataPlatformStack outputs", () => {
   it.each(envs)("%s outputs the buckets, function, database, workgroup and log group", (env) => {
     const json = stacks[env];
     expect(Object.keys(json.output).sort()).toEqual(
-      ["athena_workgroup", "data_buckets", "dead_letter_queue", "function_arn", "function_name", "glue_database", "log_group"].sort(),
+      ["athena_workgroup", "data_buckets", "dead_letter_queue", "function_arn", "function_name", "glue_database", "log_group",
+        "artifacts_bucket", "alert_topic_arn"].sort(),
     );
     expect(json.output.data_buckets.value).toEqual({
       raw: ref(json, "aws_s3_bucket", "raw/bucket", "bucket"),
       processed: ref(json, "aws_s3_bucket", "processed/bucket", "bucket"),
       athena_results: ref(json, "aws_s3_bucket", "athena-results/bucket", "bucket"),
     });
+    expect(json.output.artifacts_bucket.value).toBe(ref(json, "aws_s3_bucket", "run-artifacts/bucket", "bucket"));
+    expect(json.output.alert_topic_arn.value).toBe(ref(json, "aws_sns_topic", "alerts/topic", "arn"));
     expect(json.output.function_arn.value).toBe(ref(json, "aws_lambda_function", "dbt-runner/function", "arn"));
     expect(json.output.log_group.value).toBe(ref(json, "aws_cloudwatch_log_group", "dbt-runner/logs", "name"));
     expect(byPath(json, "aws_s3_bucket", "raw/bucket").bucket).toMatch(new RegExp(`^dbt-lambda-${env}-raw-\\$\\{random_id\\.`));
+  });
+});
+
+describe("DataPlatformStack operations: artifacts bucket, alert topic, alarms", () => {
+  it.each(envs)("%s keeps run artifacts in a private, logged bucket whose runs/ expire", (env) => {
+    const json = stacks[env];
+    const bucket = byPath(json, "aws_s3_bucket", "run-artifacts/bucket");
+    expect(bucket.bucket).toMatch(new RegExp(`^dbt-lambda-${env}-artifacts-\\$\\{random_id\\.`));
+    expect(bucket.lifecycle).toEqual(env === "prod" ? { prevent_destroy: true } : undefined);
+    const id = ref(json, "aws_s3_bucket", "run-artifacts/bucket", "id");
+    const forBucket = (type: string) => Object.values(ofType(json, type)).filter((r) => r.bucket === id);
+    expect(forBucket("aws_s3_bucket_public_access_block")).toEqual([
+      expect.objectContaining({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true }),
+    ]);
+    expect(forBucket("aws_s3_bucket_versioning")).toHaveLength(1);
+    expect(forBucket("aws_s3_bucket_server_side_encryption_configuration")).toHaveLength(1);
+    expect(forBucket("aws_s3_bucket_logging")).toEqual([
+      expect.objectContaining({ target_bucket: ref(json, "aws_s3_bucket", "access-logs/bucket", "id") }),
+    ]);
+    const rules = forBucket("aws_s3_bucket_lifecycle_configuration")[0].rule;
+    expect(rules.find((r: { id: string }) => r.id === "expire-runs")).toMatchObject({
+      filter: [{ prefix: "runs/" }],
+      expiration: [{ days: 90 }],
+    });
+    // Nothing public: no website, no public policy (the bucket policy only denies plain HTTP).
+    expect(ofType(json, "aws_s3_bucket_website_configuration")).toEqual({});
+    // S3 may deliver its access logs into the lake's log bucket.
+    const logPolicy = Object.entries(ofType(json, "aws_iam_policy_document", "data")).find(([k]) => k.includes("access-logs"))![1];
+    const delivery = logPolicy.statement.find((s: { sid: string }) => s.sid === "S3ServerAccessLogsDelivery");
+    const sourceArns = delivery.condition.find((c: { variable: string }) => c.variable === "aws:SourceArn").values;
+    expect(sourceArns).toContain(`arn:\${data.aws_partition.partition.partition}:s3:::${bucket.bucket}`);
+  });
+
+  it.each(envs)("%s alarms on the runner's errors, throttles, long runs and its dead-letter queue, into an encrypted topic", (env) => {
+    const json = stacks[env];
+    const topic = only(json, "aws_sns_topic");
+    expect(topic).toMatchObject({ name: `${env}-dbt-alerts`, kms_master_key_id: refOnly(json, "aws_kms_key", "arn") });
+    const topicArn = refOnly(json, "aws_sns_topic", "arn");
+    const alarms = Object.values(ofType(json, "aws_cloudwatch_metric_alarm"));
+    const byName = Object.fromEntries(alarms.map((a) => [a.alarm_name, a]));
+    expect(Object.keys(byName).sort()).toEqual(
+      [`${env}-dbt-runner-duration`, `${env}-dbt-runner-errors`, `${env}-dbt-runner-throttles`, `${env}-dbt-runner-dlq-not-empty`].sort(),
+    );
+    for (const alarm of alarms) {
+      expect(alarm.alarm_actions).toEqual([topicArn]);
+      expect(alarm.treat_missing_data).toBe("notBreaching");
+    }
+    expect(byName[`${env}-dbt-runner-errors`]).toMatchObject({ namespace: "AWS/Lambda", metric_name: "Errors", threshold: 1, dimensions: { FunctionName: `${env}-dbt-runner` } });
+    expect(byName[`${env}-dbt-runner-duration`]).toMatchObject({ metric_name: "Duration", statistic: "Maximum", threshold: 720000, comparison_operator: "GreaterThanThreshold" });
+    expect(byName[`${env}-dbt-runner-dlq-not-empty`]).toMatchObject({ namespace: "AWS/SQS", dimensions: { QueueName: `${env}-dbt-runner-dlq` } });
+    // The runner's own queue is the one alarmed.
+    expect(only(json, "aws_sqs_queue").name).toBe(`${env}-dbt-runner-dlq`);
+    // CloudWatch may use the key for the encrypted topic; only this env's alarms may publish.
+    const keyPolicy = JSON.parse(only(json, "aws_kms_key").policy);
+    expect(keyPolicy.Statement.map((s: { Sid: string }) => s.Sid)).toContain("CloudWatchAlarmsPublishToEncryptedTopics");
+    const topicPolicy = Object.entries(ofType(json, "aws_iam_policy_document", "data")).find(([k]) => k.startsWith("alerts_topic-policy"))![1];
+    expect(topicPolicy.statement[0].condition).toContainEqual({
+      test: "ArnLike",
+      variable: "aws:SourceArn",
+      values: [`arn:\${data.aws_partition.partition.partition}:cloudwatch:ap-southeast-2:\${data.aws_caller_identity.account.account_id}:alarm:${env}-*`],
+    });
+    expect(ofType(json, "aws_sns_topic_subscription")).toEqual({});
+  });
+
+  it("subscribes every configured email address and expires runs after the configured days", () => {
+    const config = resolveEnvironment({ ...devInput, alertEmails: ["data@example.com", "oncall@example.com"], artifactRetentionDays: 30 });
+    const json = synthStack(new DataPlatformStack(Testing.app(), "mail", { config, rawTables: loadRawSources(FIXTURE_SOURCES) }));
+    const subscriptions = Object.values(ofType(json, "aws_sns_topic_subscription"));
+    expect(subscriptions.map((s) => [s.protocol, s.endpoint, s.topic_arn])).toEqual([
+      ["email", "data@example.com", refOnly(json, "aws_sns_topic", "arn")],
+      ["email", "oncall@example.com", refOnly(json, "aws_sns_topic", "arn")],
+    ]);
+    const id = ref(json, "aws_s3_bucket", "run-artifacts/bucket", "id");
+    const lifecycle = Object.values(ofType(json, "aws_s3_bucket_lifecycle_configuration")).find((l) => l.bucket === id)!;
+    expect(lifecycle.rule.find((r: { id: string }) => r.id === "expire-runs").expiration).toEqual([{ days: 30 }]);
   });
 });

@@ -11,6 +11,8 @@ import { PlatformKey } from "../constructs/platform-key";
 import { RawTable } from "../constructs/raw-sources";
 import { RawTables } from "../constructs/raw-tables";
 import { Triggers } from "../constructs/triggers";
+import { RunArtifacts } from "../constructs/run-artifacts";
+import { Alerts } from "../constructs/alerts";
 import { PartialS3Backend } from "./partial-s3-backend";
 
 export interface DataPlatformStackProps {
@@ -30,6 +32,8 @@ export class DataPlatformStack extends TerraformStack {
   readonly lake: DataLake;
   readonly runner: DbtRunner;
   readonly triggers: Triggers;
+  readonly artifacts: RunArtifacts;
+  readonly alerts: Alerts;
 
   constructor(scope: Construct, id: string, props: DataPlatformStackProps) {
     super(scope, id);
@@ -55,6 +59,7 @@ export class DataPlatformStack extends TerraformStack {
       ...aws,
       alias: `${env}-dbt-platform`,
       logGroupNames: [`/aws/lambda/${functionName}`],
+      encryptsAlarmTopics: true,
     });
 
     this.lake = new DataLake(this, "data-lake", {
@@ -63,6 +68,20 @@ export class DataPlatformStack extends TerraformStack {
       athenaWorkgroupName: `${env}-dbt`,
       bytesScannedCutoffPerQuery: config.athenaBytesScannedCutoff,
       protectBuckets: config.protectDataBuckets,
+      extraLoggedBucketKinds: ["artifacts"],
+    });
+    this.artifacts = new RunArtifacts(this, "run-artifacts", {
+      bucketName: this.lake.bucketNameFor("artifacts"),
+      runRetentionDays: config.artifactRetentionDays,
+      accessLogBucket: this.lake.accessLogs,
+      preventDestroy: config.protectDataBuckets,
+    });
+    this.alerts = new Alerts(this, "alerts", {
+      ...aws,
+      topicName: `${env}-dbt-alerts`,
+      alarmPrefix: `${env}-`,
+      kmsKeyArn: key.keyArn,
+      emails: config.alertEmails,
     });
 
     new RawTables(this, "raw-tables", {
@@ -89,6 +108,8 @@ export class DataPlatformStack extends TerraformStack {
         ATHENA_RESULTS_BUCKET: this.lake.athenaResults.bucketName,
         ATHENA_WORKGROUP: this.lake.workgroupName,
         ENVIRONMENT: env,
+        ARTIFACTS_BUCKET_NAME: this.artifacts.bucketName,
+        ALERT_TOPIC_ARN: this.alerts.topicArn,
       },
     });
     this.lake.raw.grantRead(this.runner);
@@ -97,6 +118,12 @@ export class DataPlatformStack extends TerraformStack {
     this.lake.grantGlueForDbt(this.runner);
     this.lake.grantAthenaQuery(this.runner);
     key.grantDecrypt(this.runner);
+    this.artifacts.grantRunner(this.runner);
+    this.alerts.grantPublish(this.runner);
+    key.grantGenerateDataKey(this.runner); // messages to the encrypted alert topic
+    // One entry per function: errors, throttles and duration over 80% of its timeout.
+    this.alerts.alarmFunctions([{ name: functionName, timeoutSeconds: config.lambdaTimeoutSeconds }]);
+    this.alerts.alarmDeadLetterQueues([{ name: `${functionName}-dlq` }]);
 
     this.triggers = new Triggers(this, "triggers", {
       runner: this.runner,
@@ -119,5 +146,10 @@ export class DataPlatformStack extends TerraformStack {
     new TerraformOutput(this, "athena_workgroup", { value: this.lake.workgroupName });
     new TerraformOutput(this, "log_group", { value: this.runner.logGroup.name });
     new TerraformOutput(this, "dead_letter_queue", { value: this.runner.deadLetterQueue.url });
+    new TerraformOutput(this, "artifacts_bucket", {
+      description: "Run artifacts: runs/<date>/<invocation_id>/, latest/ (the last good build), docs/index.html",
+      value: this.artifacts.bucketName,
+    });
+    new TerraformOutput(this, "alert_topic_arn", { description: "SNS topic of dbt failures and alarms", value: this.alerts.topicArn });
   }
 }

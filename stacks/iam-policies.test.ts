@@ -57,7 +57,9 @@ describe("IAM: no new '*' resource", () => {
     expect(policy.Statement.map((st) => [st.Sid, st.Principal, st.Condition === undefined])).toEqual([
       ["AccountAdministersKeyThroughIam", { AWS: expect.stringMatching(/^arn:.*:iam::.*:root$/) }, true],
       ["CloudWatchLogsEncryptsOwnLogGroups", { Service: "logs.ap-southeast-2.amazonaws.com" }, false],
+      ["CloudWatchAlarmsPublishToEncryptedTopics", { Service: "cloudwatch.amazonaws.com" }, true],
     ]);
+    expect(policy.Statement[2].Action).toEqual(["kms:Decrypt", "kms:GenerateDataKey*"]);
   });
 
   it("the detector catches a '*' resource and an account-wide ARN", () => {
@@ -93,6 +95,11 @@ describe("IAM: the runner's role policy, statement by statement", () => {
       "GlueWriteTables",
       "AthenaQueryInWorkgroup",
       "DecryptWithPlatformKey",
+      "WriteRunArtifacts",
+      "ReadLatestArtifacts",
+      "ListLatestArtifacts",
+      "PublishAlerts",
+      "GenerateDataKeyWithPlatformKey",
     ]);
   });
 
@@ -124,6 +131,20 @@ describe("IAM: the runner's role policy, statement by statement", () => {
     expect(s.GlueWriteTables.resources).toEqual(glueResources);
     expect(s.AthenaQueryInWorkgroup.resources).toEqual([refOnly(json, "aws_athena_workgroup", "arn")]);
     expect(s.DecryptWithPlatformKey).toMatchObject({ actions: ["kms:Decrypt"], resources: [refOnly(json, "aws_kms_key", "arn")] });
+    // Artifacts: write only its own prefixes, read and list only latest/.
+    const artifacts = ref(json, "aws_s3_bucket", "run-artifacts/bucket", "arn");
+    expect(s.WriteRunArtifacts).toMatchObject({
+      actions: ["s3:PutObject"],
+      resources: [`${artifacts}/runs/*`, `${artifacts}/latest/*`, `${artifacts}/docs/*`],
+    });
+    expect(s.ReadLatestArtifacts).toMatchObject({ actions: ["s3:GetObject"], resources: [`${artifacts}/latest/*`] });
+    expect(s.ListLatestArtifacts).toMatchObject({
+      actions: ["s3:ListBucket"],
+      resources: [artifacts],
+      condition: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*"] }],
+    });
+    expect(s.PublishAlerts).toMatchObject({ actions: ["sns:Publish"], resources: [refOnly(json, "aws_sns_topic", "arn")] });
+    expect(s.GenerateDataKeyWithPlatformKey).toMatchObject({ actions: ["kms:GenerateDataKey"], resources: [refOnly(json, "aws_kms_key", "arn")] });
   });
 
   it.each(envs)("%s never grants a service-wide action or raw-zone writes", (env) => {

@@ -60,10 +60,14 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
   aws_cloudwatch_event_rule: { sid: "EventRules", arn: (r, region) => `arn:aws:events:${region}:${ACCOUNT}:rule/${r.name}` },
   aws_cloudwatch_event_target: { sid: "EventRules" },
   aws_kms_key: { sid: "CreateEnvironmentKey" },
-  aws_kms_alias: { sid: "EnvironmentKeyAlias", arn: (r, region) => `arn:aws:kms:${region}:${ACCOUNT}:${r.name}` },
   aws_sns_topic: { sid: "AlertTopics", arn: (r, region) => `arn:aws:sns:${region}:${ACCOUNT}:${r.name}` },
   aws_sns_topic_policy: { sid: "AlertTopics" },
   aws_sns_topic_subscription: { sid: "AlertTopics" },
+  aws_cloudwatch_metric_alarm: {
+    sid: "MetricAlarms",
+    arn: (r, region) => `arn:aws:cloudwatch:${region}:${ACCOUNT}:alarm:${r.alarm_name}`,
+  },
+  aws_kms_alias: { sid: "EnvironmentKeyAlias", arn: (r, region) => `arn:aws:kms:${region}:${ACCOUNT}:${r.name}` },
 };
 /**
  * API calls the AWS provider makes for a resource type besides its statement's obvious ones,
@@ -87,6 +91,8 @@ const LIFECYCLE_CALLS: Record<string, string[]> = {
   aws_cloudwatch_log_group: ["logs:CreateLogGroup", "logs:DeleteLogGroup"],
   aws_sqs_queue: ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:DeleteQueue"],
   aws_cloudwatch_event_rule: ["events:PutRule", "events:DescribeRule", "events:DeleteRule"],
+  aws_sns_topic: ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic"],
+  aws_cloudwatch_metric_alarm: ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
 };
 
 /**
@@ -139,6 +145,7 @@ const REFRESH_CALLS: Record<string, string[]> = {
   aws_sns_topic: ["sns:GetTopicAttributes", "sns:ListTagsForResource"],
   aws_sns_topic_policy: ["sns:GetTopicAttributes"],
   aws_sns_topic_subscription: ["sns:GetSubscriptionAttributes"],
+  aws_cloudwatch_metric_alarm: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
 };
 
 /** Whether an Allow statement grants `action` (on `arn`, when the resource has a known ARN). */

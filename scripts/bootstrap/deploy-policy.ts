@@ -159,6 +159,8 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "lambda:ListTags",
         "lambda:TagResource",
         "lambda:UntagResource",
+        // deploy.yml's state-aware build after an apply that changed the function's package.
+        "lambda:InvokeFunction",
       ],
       Resource: arn("lambda", `function:${env}-*`),
     },
@@ -276,7 +278,25 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
       Resource: arn("sqs", `${env}-*`),
     },
     {
-      // The environment's alert topic(s) and their subscriptions (ARN <topic ARN>:<id>).
+      Sid: "EventRules",
+      Effect: "Allow",
+      Action: [
+        "events:PutRule",
+        "events:DescribeRule",
+        "events:DeleteRule",
+        "events:EnableRule",
+        "events:DisableRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+        "events:ListTargetsByRule",
+        "events:ListTagsForResource",
+        "events:TagResource",
+        "events:UntagResource",
+      ],
+      Resource: arn("events", `rule/${env}-*`),
+    },
+    {
+      // The alert topic `<env>-dbt-alerts`, its policy and its email subscriptions (ARNs `<topic>:<id>`).
       Sid: "AlertTopics",
       Effect: "Allow",
       Action: [
@@ -296,22 +316,17 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
       Resource: [arn("sns", `${env}-*`), arn("sns", `${env}-*:*`)],
     },
     {
-      Sid: "EventRules",
+      Sid: "MetricAlarms",
       Effect: "Allow",
       Action: [
-        "events:PutRule",
-        "events:DescribeRule",
-        "events:DeleteRule",
-        "events:EnableRule",
-        "events:DisableRule",
-        "events:PutTargets",
-        "events:RemoveTargets",
-        "events:ListTargetsByRule",
-        "events:ListTagsForResource",
-        "events:TagResource",
-        "events:UntagResource",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:ListTagsForResource",
+        "cloudwatch:TagResource",
+        "cloudwatch:UntagResource",
       ],
-      Resource: arn("events", `rule/${env}-*`),
+      Resource: arn("cloudwatch", `alarm:${env}-*`),
     },
     {
       // A key has no ARN before it exists, so CreateKey only takes "*": the request must tag it with the env.

@@ -125,6 +125,12 @@ export function planPolicy(scope: DeployScope): PolicyDocument {
         Resource: [arn("sns", `${env}-*`), arn("sns", `${env}-*:*`)],
       },
       {
+        Sid: "MetricAlarmsRead",
+        Effect: "Allow",
+        Action: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
+        Resource: arn("cloudwatch", `alarm:${env}-*`),
+      },
+      {
         Sid: "EventRulesRead",
         Effect: "Allow",
         Action: ["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"],
