@@ -33,6 +33,11 @@ export interface EnvironmentInput {
   readonly athenaBytesScannedCutoff?: number;
   /** Protect the data buckets from `terraform destroy` (prevent_destroy). Default: true in prod. */
   readonly protectDataBuckets?: boolean;
+  /**
+   * Lambda SnapStart for the runner: versions, a `live` alias the triggers invoke, and the dbt
+   * parse done during init and snapshotted. Billed for Python (cache and restores). Default false.
+   */
+  readonly snapStart?: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -49,6 +54,7 @@ export interface EnvironmentConfig {
   readonly s3EventTrigger: boolean;
   readonly athenaBytesScannedCutoff: number;
   readonly protectDataBuckets: boolean;
+  readonly snapStart: boolean;
 }
 
 export const DEFAULTS = {
@@ -58,6 +64,7 @@ export const DEFAULTS = {
   logRetentionDays: 14,
   reservedConcurrency: 1,
   s3EventTrigger: true,
+  snapStart: false,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
 } as const;
 

@@ -123,6 +123,11 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     problems.push(`protectDataBuckets = ${show(protectDataBuckets)}: must be true or false`);
   }
 
+  const snapStart = input.snapStart ?? DEFAULTS.snapStart;
+  if (typeof snapStart !== "boolean") {
+    problems.push(`snapStart = ${show(snapStart)}: must be true or false`);
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -137,5 +142,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     s3EventTrigger,
     athenaBytesScannedCutoff,
     protectDataBuckets,
+    snapStart,
   };
 }

@@ -77,6 +77,7 @@ export class DataPlatformStack extends TerraformStack {
       kmsKeyArn: key.keyArn,
       functionZip: props.functionZip,
       layerZip: props.layerZip,
+      snapStart: config.snapStart,
       environment: {
         RAW_BUCKET_NAME: this.lake.raw.bucketName,
         PROCESSED_BUCKET_NAME: this.lake.processed.bucketName,

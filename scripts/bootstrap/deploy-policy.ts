@@ -134,6 +134,11 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "lambda:DeleteFunction*",
         "lambda:ListVersionsByFunction",
         "lambda:PublishVersion",
+        // The `live` alias of a SnapStart runner (arn function:<name>:live, inside this scope).
+        "lambda:CreateAlias",
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "lambda:DeleteAlias",
         "lambda:GetPolicy",
         "lambda:AddPermission",
         "lambda:RemovePermission",
