@@ -4,7 +4,7 @@
 #   make synth     synthesize the dev and prod stacks into cdktf.out/
 #   make layer     build the arm64 dbt Lambda layer (build/dbt-layer.zip)
 #   make package   build the function package (build/function.zip)
-#   make bench     print the benchmark figures (synth, handler)
+#   make bench     print the benchmark figures (synth, handler, coldstart)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
 
 SHELL := /bin/bash

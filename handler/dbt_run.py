@@ -3,7 +3,8 @@
 The first call in a container runs like the CLI. Later calls parse once (`dbt parse`) and keep
 the manifest; every call then hands dbt a fresh copy of it, skipping the parse, for as long as
 the project fingerprint is the same. `prime` does that parse ahead of the first call (the handler
-calls it in Lambda's init phase, which SnapStart snapshots). A copy (not the object itself) because a run compiles nodes into the manifest it is given.
+calls it in Lambda's init phase, which SnapStart snapshots). A copy (not the object itself)
+because a run compiles nodes into the manifest it is given.
 Manifest.deepcopy, not pickle or copy.deepcopy: in dbt-core 1.11 Manifest.__reduce_ex__ passes
 its private lookups in an order that no longer matches the fields, which breaks ref().
 """
