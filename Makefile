@@ -4,7 +4,7 @@
 #   make synth     synthesize the dev and prod stacks into cdktf.out/
 #   make layer     build the arm64 dbt Lambda layer (build/dbt-layer.zip)
 #   make package   build the function package (build/function.zip)
-#   make bench     print the benchmark figures (synth, handler)
+#   make bench     print the benchmark figures (synth, handler, coldstart)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)

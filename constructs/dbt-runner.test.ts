@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DbtRunner } from "./dbt-runner";
-import { only, ref, synthConstructs } from "./__fixtures__/synth";
+import { ofType, only, ref, synthConstructs } from "./__fixtures__/synth";
 
 const ENVIRONMENT = {
   RAW_BUCKET_NAME: "raw-b",
@@ -146,5 +146,50 @@ describe("DbtRunner role", () => {
 
   it("refuses two grants with the same sid", () => {
     expect(() => runner.grant({ sid: "Extra", actions: ["s3:PutObject"], resources: ["x"] })).toThrow(/sid "Extra" was already granted/);
+  });
+});
+
+describe("DbtRunner SnapStart", () => {
+  const snap = synthConstructs((stack) => {
+    new DbtRunner(stack, "runner", {
+      functionName: "dev-dbt-runner",
+      accountId: "1",
+      partition: "aws",
+      region: "ap-southeast-2",
+      environment: ENVIRONMENT,
+      snapStart: true,
+    });
+  });
+  const snapFn = only(snap, "aws_lambda_function");
+
+  it("is off by default: no versions, no alias, the function itself is what triggers invoke", () => {
+    expect(fn.publish).toBeUndefined();
+    expect(fn.snap_start).toBeUndefined();
+    expect(ofType(json, "aws_lambda_alias")).toEqual({});
+    expect(runner.invokeArn).toBe(runner.functionArn);
+    expect(runner.invokeQualifier).toBeUndefined();
+    expect(only(json, "aws_lambda_function_event_invoke_config").qualifier).toBeUndefined();
+  });
+
+  it("publishes versions with snapshots of published versions, and parses the project during init", () => {
+    expect(snapFn).toMatchObject({ publish: true, snap_start: { apply_on: "PublishedVersions" } });
+    expect(snapFn.environment.variables).toEqual({ ...ENVIRONMENT, DBT_PARSE_AT_INIT: "true" });
+  });
+
+  it("points the live alias at the newest published version", () => {
+    expect(only(snap, "aws_lambda_alias")).toMatchObject({
+      name: "live",
+      function_name: ref(snap, "aws_lambda_function", "runner/function", "function_name"),
+      function_version: ref(snap, "aws_lambda_function", "runner/function", "version"),
+    });
+  });
+
+  it("sets the asynchronous retries and event age on the alias, where the triggers' events arrive", () => {
+    expect(only(snap, "aws_lambda_function_event_invoke_config")).toMatchObject({
+      function_name: ref(snap, "aws_lambda_function", "runner/function", "function_name"),
+      qualifier: ref(snap, "aws_lambda_alias", "runner/live", "name"),
+      maximum_retry_attempts: 1,
+      maximum_event_age_in_seconds: 21600,
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
 import { Fn } from "cdktf";
+import { LambdaAlias } from "@cdktf/provider-aws/lib/lambda-alias";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version";
@@ -48,7 +49,18 @@ export interface DbtRunnerProps {
   readonly maxEventAgeSeconds?: number;
   /** ARN of the managed policy set as the execution role's permissions boundary. Default: none. */
   readonly permissionsBoundary?: string;
+  /**
+   * Lambda SnapStart. When true the function publishes a version on every change, the alias
+   * `live` follows the newest one, snapshots are taken of published versions, and the handler
+   * parses the dbt project during init (`DBT_PARSE_AT_INIT`), so the snapshot holds the parsed
+   * manifest. Triggers and permissions must then target `invokeArn`/`invokeQualifier`.
+   * Default false: SnapStart for Python is billed (snapshot cache and every restore).
+   */
+  readonly snapStart?: boolean;
 }
+
+/** The alias a SnapStart runner is invoked through. */
+export const LIVE_ALIAS = "live";
 
 /**
  * The dbt_runner Lambda: function, dbt layer, execution role, log group and the
@@ -59,6 +71,12 @@ export class DbtRunner extends Construct implements IGrantable {
   readonly function: LambdaFunction;
   readonly functionName: string;
   readonly functionArn: string;
+  /** What triggers invoke: the `live` alias's ARN with SnapStart, else the function's ARN. */
+  readonly invokeArn: string;
+  /** The alias name with SnapStart (for `qualifier` of permissions), else undefined. */
+  readonly invokeQualifier?: string;
+  /** The `live` alias, with SnapStart only. */
+  readonly alias?: LambdaAlias;
   readonly role: IamRole;
   readonly logGroup: CloudwatchLogGroup;
   readonly layer: LambdaLayerVersion;
@@ -71,6 +89,7 @@ export class DbtRunner extends Construct implements IGrantable {
     const name = props.functionName;
     const functionZip = props.functionZip ?? FUNCTION_ZIP;
     const layerZip = props.layerZip ?? LAYER_ZIP;
+    const snapStart = props.snapStart ?? false;
 
     this.logGroup = new CloudwatchLogGroup(this, "logs", {
       name: `/aws/lambda/${name}`,
@@ -140,19 +159,35 @@ export class DbtRunner extends Construct implements IGrantable {
       memorySize: props.memorySize ?? 3008,
       timeout: props.timeout ?? 900,
       reservedConcurrentExecutions: props.reservedConcurrency === "none" ? undefined : (props.reservedConcurrency ?? 1),
-      environment: { variables: { ...props.environment } },
+      environment: { variables: { ...props.environment, ...(snapStart ? { DBT_PARSE_AT_INIT: "true" } : {}) } },
       kmsKeyArn: props.kmsKeyArn,
       tracingConfig: { mode: "Active" },
       deadLetterConfig: { targetArn: this.deadLetterQueue.arn },
       loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+      // SnapStart applies to published versions only: every code or config change publishes one.
+      ...(snapStart ? { publish: true, snapStart: { applyOn: "PublishedVersions" } } : {}),
       // The role's permissions must exist before the first invocation writes logs.
       dependsOn: [policy, this.logGroup],
     });
     this.functionName = this.function.functionName;
     this.functionArn = this.function.arn;
+    if (snapStart) {
+      this.alias = new LambdaAlias(this, "live", {
+        name: LIVE_ALIAS,
+        description: "The newest published version (SnapStart restores its snapshot)",
+        functionName: this.function.functionName,
+        functionVersion: this.function.version,
+      });
+      this.invokeArn = this.alias.arn;
+      this.invokeQualifier = this.alias.name;
+    } else {
+      this.invokeArn = this.functionArn;
+    }
 
+    // Asynchronous runs arrive through invokeArn, so their retries and expiry are set there.
     new LambdaFunctionEventInvokeConfig(this, "async-invoke", {
       functionName: this.function.functionName,
+      qualifier: this.invokeQualifier,
       maximumRetryAttempts: props.asyncRetryAttempts ?? 1,
       maximumEventAgeInSeconds: props.maxEventAgeSeconds ?? 6 * 3600,
     });

@@ -4,7 +4,7 @@ import { SecureBucket } from "./secure-bucket";
 import { Triggers } from "./triggers";
 import { byPath, ofType, ref, synthConstructs, TfJson } from "./__fixtures__/synth";
 
-function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean }): TfJson {
+function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean; snapStart?: boolean }): TfJson {
   return synthConstructs((stack) => {
     const raw = new SecureBucket(stack, "raw", { bucketName: "acme-raw-0a1b2c3d", eventBridge: opts.eventBridge ?? true });
     const runner = new DbtRunner(stack, "runner", {
@@ -13,6 +13,7 @@ function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean })
       partition: "aws",
       region: "ap-southeast-2",
       environment: {},
+      snapStart: opts.snapStart,
     });
     new Triggers(stack, "triggers", {
       runner,
@@ -71,6 +72,23 @@ describe("Triggers", () => {
     expect(ofType(none, "aws_lambda_permission")).toEqual({});
     const s3Only = Object.values(ofType(build({ s3: true }), "aws_cloudwatch_event_rule"));
     expect(s3Only.map((r) => r.name)).toEqual(["dev-dbt-runner-raw-object-created"]);
+  });
+
+  it("invokes the live alias, and lets EventBridge invoke only that alias, when the runner uses SnapStart", () => {
+    const snap = build({ schedule: "cron(0 2 * * ? *)", s3: true, snapStart: true });
+    const alias = ref(snap, "aws_lambda_alias", "runner/live", "arn");
+    const targets = Object.values(ofType(snap, "aws_cloudwatch_event_target"));
+    expect(targets.map((t) => t.arn)).toEqual([alias, alias]);
+    const permissions = Object.values(ofType(snap, "aws_lambda_permission"));
+    expect(permissions).toHaveLength(2);
+    for (const permission of permissions) {
+      expect(permission).toMatchObject({
+        function_name: ref(snap, "aws_lambda_function", "runner/function", "function_name"),
+        qualifier: ref(snap, "aws_lambda_alias", "runner/live", "name"),
+      });
+    }
+    // Without SnapStart: the unqualified function, no qualifier.
+    expect(Object.values(ofType(both, "aws_lambda_permission")).map((p) => p.qualifier)).toEqual([undefined, undefined]);
   });
 
   it("refuses an S3 trigger on a bucket that does not notify EventBridge", () => {

@@ -60,12 +60,13 @@ export class Triggers extends Construct {
   private target(id: string, rule: CloudwatchEventRule, runner: DbtRunner): void {
     new CloudwatchEventTarget(this, `${id}-target`, {
       rule: rule.name,
-      arn: runner.functionArn,
+      arn: runner.invokeArn,
     });
     new LambdaPermission(this, `${id}-permission`, {
       statementId: `AllowEventBridge-${id}`,
       action: "lambda:InvokeFunction",
       functionName: runner.functionName,
+      qualifier: runner.invokeQualifier,
       principal: "events.amazonaws.com",
       sourceArn: rule.arn,
     });

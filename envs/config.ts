@@ -48,6 +48,11 @@ export interface EnvironmentInput {
   readonly artifactRetentionDays?: number;
   /** Email addresses subscribed to the env's alert topic (each confirms by email). Default none. */
   readonly alertEmails?: readonly string[];
+  /**
+   * Lambda SnapStart for the runner: versions, a `live` alias the triggers invoke, and the dbt
+   * parse done during init and snapshotted. Billed for Python (cache and restores). Default false.
+   */
+  readonly snapStart?: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -70,6 +75,7 @@ export interface EnvironmentConfig {
   readonly permissionsBoundary: string;
   readonly artifactRetentionDays: number;
   readonly alertEmails: readonly string[];
+  readonly snapStart: boolean;
 }
 
 export const DEFAULTS = {
@@ -79,6 +85,7 @@ export const DEFAULTS = {
   logRetentionDays: 14,
   reservedConcurrency: 1,
   s3EventTrigger: true,
+  snapStart: false,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
   artifactRetentionDays: 90,
 } as const;

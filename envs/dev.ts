@@ -14,5 +14,7 @@ export const dev: EnvironmentInput = {
   reservedConcurrency: 1,
   scheduleExpression: "cron(0 2 * * ? *)",
   s3EventTrigger: true,
+  // Off until its cold start and cost are measured in a real account (README: SnapStart).
+  snapStart: false,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
 };

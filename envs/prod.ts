@@ -14,6 +14,8 @@ export const prod: EnvironmentInput = {
   reservedConcurrency: 1,
   scheduleExpression: "cron(0 1 * * ? *)",
   s3EventTrigger: true,
+  // Off until its cold start and cost are measured in a real account (README: SnapStart).
+  snapStart: false,
   athenaBytesScannedCutoff: 100 * 1024 ** 3,
   protectDataBuckets: true,
 };

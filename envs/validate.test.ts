@@ -38,6 +38,7 @@ describe("resolveEnvironment defaults", () => {
       protectDataBuckets: false,
       artifactRetentionDays: 90,
       alertEmails: [],
+      snapStart: false,
     });
     expect(config.scheduleExpression).toBeUndefined();
   });
@@ -47,6 +48,12 @@ describe("resolveEnvironment defaults", () => {
     const config = resolveEnvironment({ ...base, reservedConcurrency: "none" });
     expect(config.reservedConcurrency).toBe("none");
     expect(config.warnings).toEqual([expect.stringMatching(/^dev: reservedConcurrency = "none": .* may run at once/)]);
+  });
+
+  it("switches SnapStart on only when asked", () => {
+    expect(resolveEnvironment({ ...base, snapStart: true }).snapStart).toBe(true);
+    expect(resolveEnvironment(dev).snapStart).toBe(false);
+    expect(resolveEnvironment(prod).snapStart).toBe(false);
   });
 
   it("protects data buckets in prod unless told otherwise", () => {
@@ -106,6 +113,7 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
     [{ s3EventTrigger: "yes" }, 's3EventTrigger = "yes": must be true or false'],
     [{ athenaBytesScannedCutoff: 1024 }, "athenaBytesScannedCutoff = 1024: must be an integer from 10485760"],
     [{ protectDataBuckets: 1 }, "protectDataBuckets = 1: must be true or false"],
+    [{ snapStart: "on" }, 'snapStart = "on": must be true or false'],
     [{ defaultTags: { "aws:owner": "x" } }, 'defaultTags key "aws:owner": the "aws:" prefix is reserved'],
     [{ extraTags: { "": "x" } }, 'extraTags key "": must be 1-128 characters'],
     [{ extraTags: { Team: "a;b" } }, 'extraTags.Team = "a;b": must be a string of at most 256'],

@@ -163,6 +163,11 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     if (repeated.length > 0) problems.push(`alertEmails: ${show(repeated[0])} is listed twice`);
   }
 
+  const snapStart = input.snapStart ?? DEFAULTS.snapStart;
+  if (typeof snapStart !== "boolean") {
+    problems.push(`snapStart = ${show(snapStart)}: must be true or false`);
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -181,5 +186,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     permissionsBoundary,
     artifactRetentionDays,
     alertEmails: [...alertEmails],
+    snapStart,
   };
 }

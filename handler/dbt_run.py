@@ -2,7 +2,9 @@
 
 The first call in a container runs like the CLI. Later calls parse once (`dbt parse`) and keep
 the manifest; every call then hands dbt a fresh copy of it, skipping the parse, for as long as
-the project fingerprint is the same. A copy (not the object itself) because a run compiles nodes into the manifest it is given.
+the project fingerprint is the same. `prime` does that parse ahead of the first call (the handler
+calls it in Lambda's init phase, which SnapStart snapshots). A copy (not the object itself)
+because a run compiles nodes into the manifest it is given.
 Manifest.deepcopy, not pickle or copy.deepcopy: in dbt-core 1.11 Manifest.__reduce_ex__ passes
 its private lookups in an order that no longer matches the fields, which breaks ref().
 """
@@ -73,6 +75,18 @@ class DbtSession:
             return Outcome(self._runner.invoke(args), manifest_reused=False)
         finally:
             self._ran = True
+            self._runner.manifest = None
+            _release_embedded_databases()
+
+    def prime(self, parse_args: list[str], key: str) -> dbtRunnerResult:
+        """Parse before the first call; a call whose fingerprint is `key` then reuses the manifest.
+
+        The container still counts as cold: if the first call has another fingerprint, it runs
+        like the CLI (using the partial-parse file this parse left).
+        """
+        try:
+            return self._parse(parse_args, key)
+        finally:
             self._runner.manifest = None
             _release_embedded_databases()
 

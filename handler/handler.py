@@ -11,6 +11,7 @@ import threadlocks
 # Before dbt is imported: Lambda has no /dev/shm for multiprocessing's semaphores.
 threadlocks.install()
 
+import os  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -24,6 +25,8 @@ from jsonlog import log, redact_args  # noqa: E402
 
 # One per container: warm invocations reuse the imports and the parsed manifest.
 SESSION = DbtSession()
+# "true" (the stack sets it with SnapStart): parse the project while the module loads.
+PARSE_AT_INIT = "DBT_PARSE_AT_INIT"
 
 __all__ = ["handler", "DbtRunFailed"]
 
@@ -61,4 +64,37 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     if summary["status"] != "success":
         raise DbtRunFailed(summary)
     return summary
+
+
+def parse_at_init() -> bool:
+    """Parse the project now, in Lambda's init phase, so the first invocation reuses the manifest.
+
+    With SnapStart the snapshot is taken after init, so no invocation pays the parse. Never
+    raises: a bad setting or a broken project is logged here and reported again, with the
+    invocation, by the handler, which then parses as usual. True when the manifest is primed.
+    """
+    started = time.perf_counter()
+    try:
+        config = settings.load()
+        request = events.parse({"command": ["parse"]}, default_command=config.default_command,
+                               raw_tables=lambda: project.raw_tables(config.project_dir), raw_bucket=config.raw_bucket)
+        invocation = plan(request, config)
+        settings.apply(config)
+        key = project.fingerprint(config.project_dir, config.profiles_dir, invocation.cache_inputs)
+        result = SESSION.prime(invocation.parse_args, key)
+    except Exception as error:  # noqa: BLE001 - the import must survive; the handler reports it again
+        log("dbt_init_parse_failed", level="error", error=f"{type(error).__name__}: {error}"[:1000],
+            elapsed_seconds=round(time.perf_counter() - started, 3))
+        return False
+    failure = None
+    if not result.success:
+        failure = f"{type(result.exception).__name__}: {result.exception}"[:1000] if result.exception else "dbt parse failed"
+    log("dbt_init_parse", level="info" if result.success else "error",
+        status="success" if result.success else "error", error=failure,
+        elapsed_seconds=round(time.perf_counter() - started, 3))
+    return result.success
+
+
+if os.environ.get(PARSE_AT_INIT, "").strip().lower() == "true":
+    parse_at_init()
 

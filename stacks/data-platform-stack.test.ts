@@ -110,6 +110,15 @@ describe("DataPlatformStack composition", () => {
     expect(ofType(json, "aws_cloudwatch_event_rule")).toEqual({});
     expect(ofType(json, "aws_lambda_permission")).toEqual({});
   });
+
+  it("runs the runner with SnapStart through its live alias when the config switches it on", () => {
+    expect(ofType(stacks.dev, "aws_lambda_alias")).toEqual({});
+    const config = resolveEnvironment({ ...devInput, snapStart: true });
+    const json = synthStack(new DataPlatformStack(Testing.app(), "snap", { config, rawTables: loadRawSources(FIXTURE_SOURCES) }));
+    expect(only(json, "aws_lambda_function")).toMatchObject({ publish: true, snap_start: { apply_on: "PublishedVersions" } });
+    const alias = ref(json, "aws_lambda_alias", "dbt-runner/live", "arn");
+    expect(Object.values(ofType(json, "aws_cloudwatch_event_target")).map((t) => t.arn)).toEqual([alias, alias]);
+  });
 });
 
 describe("DataPlatformStack outputs", () => {

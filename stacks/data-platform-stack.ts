@@ -101,6 +101,7 @@ export class DataPlatformStack extends TerraformStack {
       functionZip: props.functionZip,
       layerZip: props.layerZip,
       permissionsBoundary,
+      snapStart: config.snapStart,
       environment: {
         RAW_BUCKET_NAME: this.lake.raw.bucketName,
         PROCESSED_BUCKET_NAME: this.lake.processed.bucketName,

@@ -9,9 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../../main";
+import { Testing } from "cdktf";
+import { buildApp, SOURCES_FILE } from "../../main";
 import { environmentConfig } from "../../envs";
 import { boundaryPolicy } from "./boundary-policy";
+import { loadRawSources } from "../../constructs/raw-sources";
+import { DataPlatformStack } from "../../stacks/data-platform-stack";
 import { deployPolicy, deployScope } from "./deploy-policy";
 import { planPolicy } from "./plan-policy";
 import type { PolicyStatement } from "./policy-document";
@@ -29,7 +32,7 @@ type Stack = {
 const concrete = (value: unknown) => String(value).replace(/\$\{[^}]+\}/g, "0a1b2c3d");
 
 /** How to find each resource type's statement, and the ARN the resource will have (if it has a name). */
-const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string) => string }> = {
+const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string, stack: Stack) => string }> = {
   aws_s3_bucket: { sid: "DataBuckets", arn: (r) => `arn:aws:s3:::${concrete(r.bucket)}` },
   aws_s3_bucket_lifecycle_configuration: { sid: "DataBuckets" },
   aws_s3_bucket_logging: { sid: "DataBuckets" },
@@ -46,7 +49,10 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
     sid: "LambdaFunctions",
     arn: (r, region) => `arn:aws:lambda:${region}:${ACCOUNT}:function:${r.function_name}`,
   },
-  aws_lambda_alias: { sid: "LambdaFunctions" },
+  aws_lambda_alias: {
+    sid: "LambdaFunctions",
+    arn: (r, region, stack) => `arn:aws:lambda:${region}:${ACCOUNT}:function:${functionNameOf(r, stack)}:${r.name}`,
+  },
   aws_lambda_permission: { sid: "LambdaFunctions" },
   aws_lambda_function_event_invoke_config: { sid: "LambdaFunctions" },
   aws_lambda_layer_version: {
@@ -87,6 +93,7 @@ const LIFECYCLE_CALLS: Record<string, string[]> = {
     "lambda:GetFunctionEventInvokeConfig",
     "lambda:DeleteFunctionEventInvokeConfig",
   ],
+  aws_lambda_alias: ["lambda:CreateAlias", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias"],
   aws_iam_role: ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole"],
   aws_cloudwatch_log_group: ["logs:CreateLogGroup", "logs:DeleteLogGroup"],
   aws_sqs_queue: ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:DeleteQueue"],
@@ -158,6 +165,12 @@ function allows(statements: readonly PolicyStatement[], action: string, arn?: st
   );
 }
 
+/** The function an alias belongs to: its function_name is a reference to the function resource. */
+function functionNameOf(alias: Resource, stack: Stack): string {
+  const target = /^\$\{aws_lambda_function\.([^.]+)\.function_name\}$/.exec(String(alias.function_name));
+  return String(target ? stack.resource.aws_lambda_function[target[1]].function_name : alias.function_name);
+}
+
 // Resources that never call AWS.
 const LOCAL_ONLY = new Set(["random_id"]);
 
@@ -175,11 +188,27 @@ afterAll(() => {
   if (outdir) rmSync(outdir, { recursive: true, force: true });
 });
 
-describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesized stack", (env) => {
+/** The stack as envs/ declares it, or with SnapStart switched on (versions and an alias). */
+function synthesized(env: "dev" | "prod", snapStart: boolean): Stack {
+  if (!snapStart) return JSON.parse(readFileSync(join(outdir, "stacks", env, "cdk.tf.json"), "utf8")) as Stack;
+  const config = { ...environmentConfig(env), snapStart: true };
+  return JSON.parse(Testing.synth(new DataPlatformStack(Testing.app(), env, { config, rawTables: loadRawSources(SOURCES_FILE) })));
+}
+
+describe.each([
+  ["dev", false],
+  ["prod", false],
+  ["dev", true],
+] as const)("deploy policy of %s (snapStart %s) covers its synthesized stack", (env, snapStart) => {
   const config = environmentConfig(env);
   const policy = deployPolicy(deployScope(config, { partition: "aws", accountId: ACCOUNT, stateBucket: `repo-terraform-state-${ACCOUNT}` }));
   const bySid = new Map<string, PolicyStatement>(policy.Statement.map((s) => [s.Sid, s]));
-  const stack = () => JSON.parse(readFileSync(join(outdir, "stacks", env, "cdk.tf.json"), "utf8")) as Stack;
+  let cached: Stack | undefined;
+  const stack = () => (cached ??= synthesized(env, snapStart));
+
+  it("synthesizes the resource types this case is about", () => {
+    expect("aws_lambda_alias" in stack().resource).toBe(snapStart);
+  });
 
   it("has a statement for every resource type", () => {
     const uncovered = Object.keys(stack().resource).filter((t) => !LOCAL_ONLY.has(t) && !bySid.has(COVERAGE[t]?.sid ?? ""));
@@ -193,7 +222,7 @@ describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesi
       if (!coverage?.arn) continue;
       const patterns = [bySid.get(coverage.sid)?.Resource ?? []].flat() as string[];
       for (const resource of Object.values(resources)) {
-        const arn = coverage.arn(resource, config.region);
+        const arn = coverage.arn(resource, config.region, stack());
         if (!patterns.some((p) => matches(p, arn))) outside.push(`${type}: ${arn}`);
       }
     }
@@ -206,7 +235,7 @@ describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesi
       const calls = LIFECYCLE_CALLS[type] ?? [];
       const arn = COVERAGE[type]?.arn;
       for (const resource of Object.values(resources)) {
-        const target = arn ? arn(resource, config.region) : undefined;
+        const target = arn ? arn(resource, config.region, stack()) : undefined;
         for (const action of calls) {
           if (!allows(policy.Statement, action, target)) denied.push(`${type}: ${action} on ${target ?? "its resource"}`);
         }
@@ -241,7 +270,7 @@ describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesi
       for (const action of REFRESH_CALLS[type] ?? []) {
         for (const { accessLevel } of await expandAction(action)) expect(NON_MUTATING.has(accessLevel), action).toBe(true);
         for (const resource of Object.values(resources)) {
-          const target = COVERAGE[type]?.arn?.(resource, config.region);
+          const target = COVERAGE[type]?.arn?.(resource, config.region, stack());
           if (!allows(plan.Statement, action, target)) denied.push(`plan: ${type}: ${action} on ${target ?? "its resource"}`);
           // A refresh the deploy role could not make would fail its own plans.
           if (!allows(policy.Statement, action, target)) denied.push(`deploy: ${type}: ${action} on ${target ?? "its resource"}`);
@@ -291,7 +320,7 @@ describe.each(["dev", "prod"] as const)("deploy policy of %s covers its synthesi
       .replace(/\$\{(aws_[a-z0-9_]+)\.([^.}]+)\.arn\}/g, (_, type: string, name: string) => {
         const target = stack().resource[type]?.[name];
         const arnOf = COVERAGE[type]?.arn;
-        if (target && arnOf) return arnOf(target, config.region);
+        if (target && arnOf) return arnOf(target, config.region, stack());
         if (type === "aws_kms_key") return `arn:aws:kms:${config.region}:${ACCOUNT}:key/0a1b2c3d`;
         throw new Error(`no ARN known for ${type}.${name}: add it to COVERAGE`);
       });

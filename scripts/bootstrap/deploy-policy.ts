@@ -147,7 +147,7 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "lambda:DeleteFunction*",
         "lambda:ListVersionsByFunction",
         "lambda:PublishVersion",
-        // The SnapStart alias the triggers invoke (function:<name>:<alias> falls under the same pattern).
+        // The `live` alias of a SnapStart runner (arn function:<name>:live, inside this scope).
         "lambda:CreateAlias",
         "lambda:GetAlias",
         "lambda:UpdateAlias",

@@ -80,7 +80,54 @@ def test_dbt_run_time_data_is_kept(layer_names: list[str]):
 
 def test_what_the_runtime_never_loads_is_pruned(layer_names: list[str]):
     outside_include = [n for n in layer_names if "/include/" not in n]
-    assert not [n for n in layer_names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    assert not [n for n in layer_names if n.endswith(".pyo") or re.search(r"\.opt-\d\.pyc$", n)]
     assert not [n for n in outside_include if n.endswith(".pyi")]
     assert not [n for n in outside_include if set(n.split("/")[1:-1]) & {"tests", "test"}]
     assert not [n for n in layer_names if n.startswith("python/bin/")]
+    locales = sorted(n.rsplit("/", 1)[1] for n in layer_names if n.startswith("python/babel/locale-data/") and n.endswith(".dat"))
+    assert locales == ["en.dat", "en_US.dat", "root.dat"]
+    assert "python/babel/global.dat" in layer_names  # babel's locale-independent data stays
+
+
+def test_every_module_ships_its_cpython_312_bytecode_and_nothing_else_does(layer_names: list[str]):
+    sources = {n for n in layer_names if n.endswith(".py")}
+    compiled = {n for n in layer_names if n.endswith(".pyc")}
+    expected = {f"{s.rsplit('/', 1)[0]}/__pycache__/{s.rsplit('/', 1)[1][:-3]}.cpython-312.pyc" for s in sources}
+    assert len(sources) > 1500
+    assert sorted(expected - compiled)[:5] == [], "modules without bytecode"
+    assert sorted(compiled - expected)[:5] == [], "bytecode without a module (stale, or for another interpreter)"
+
+
+def test_bytecode_is_unchecked_hash_based_for_the_source_beside_it(layer_zip: Path, layer_names: list[str]):
+    # Header (PEP 552): magic, flags (bit 0 hash-based, bit 1 check the source), source hash.
+    # Unchecked: the importer never reads or stats the .py, and no mtime is in the bytes.
+    import importlib.util
+
+    magic = importlib.util.MAGIC_NUMBER  # the test runs under CPython 3.12, like the runtime
+    sampled = [n for n in layer_names if n.endswith(".pyc")][::25]
+    with zipfile.ZipFile(layer_zip) as archive:
+        for name in sampled:
+            header = archive.read(name)[:16]
+            folder, leaf = name.rsplit("/__pycache__/", 1)
+            source = archive.read(f"{folder}/{leaf.removesuffix('.cpython-312.pyc')}.py")
+            assert header[:4] == magic, name
+            assert int.from_bytes(header[4:8], "little") == 0b01, f"{name} is not an unchecked hash-based pyc"
+            assert header[8:16] == importlib.util.source_hash(source), f"{name} was not compiled from its .py"
+    assert len(sampled) > 50
+
+
+def test_bytecode_names_the_path_lambda_mounts_the_layer_at(layer_zip: Path):
+    import marshal
+
+    with zipfile.ZipFile(layer_zip) as archive:
+        code = marshal.loads(archive.read("python/dbt/__pycache__/version.cpython-312.pyc")[16:])
+    assert code.co_filename == "/opt/python/dbt/version.py"
+
+
+def test_bytecode_rows_are_in_record(layer_zip: Path, layer_names: list[str]):
+    with zipfile.ZipFile(layer_zip) as archive:
+        record = archive.read(next(n for n in layer_names if re.fullmatch(r"python/agate-[^/]+\.dist-info/RECORD", n))).decode()
+    listed = {line.split(",", 1)[0] for line in record.splitlines()}
+    shipped = {n.removeprefix("python/") for n in layer_names if n.startswith("python/agate/") and n.endswith(".pyc")}
+    assert "agate/__pycache__/config.cpython-312.pyc" in shipped
+    assert shipped <= listed

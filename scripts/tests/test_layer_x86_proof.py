@@ -100,14 +100,44 @@ def test_dbt_version_lists_the_athena_adapter(x86_layer: Path, bare_python: Path
     assert "installed: " in out.split("Plugins:", 1)[0]
 
 
+# Records the files the import system opens under the layer (io.open_code raises the "open"
+# audit event), and writes the list when dbt exits. Only opens made by importlib itself
+# count: dbt also reads a few sources through linecache (inspect.stack), which is not an import.
+AUDIT_OPENS = r"""
+import atexit, json, sys
+_root, _out, _opened = sys.argv.pop(1), sys.argv.pop(1), []
+def _by_importlib():
+    # The frame that called open: FileLoader.get_data for an import, tokenize for linecache.
+    return sys._getframe(2).f_code.co_filename.startswith("<frozen importlib")
+def _hook(event, args):
+    if event == "open" and isinstance(args[0], str) and args[0].startswith(_root) and _by_importlib():
+        _opened.append(args[0])
+sys.addaudithook(_hook)
+atexit.register(lambda: open(_out, "w").write(json.dumps(_opened)))
+"""
+
+
+def tree_files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
 def test_dbt_parses_an_athena_project_from_the_layer(x86_layer: Path, bare_python: Path, tmp_path: Path):
     project = tmp_path / "project"
     shutil.copytree(PROBE_PROJECT, project)
     target = tmp_path / "target"
-    layer_run(bare_python, x86_layer, ["-c", "from dbt.cli.main import cli; cli()", "parse",
+    opened_log = tmp_path / "opened.json"
+    before = tree_files(x86_layer)
+    # Bytecode writes allowed here (no PYTHONDONTWRITEBYTECODE): a module without usable bytecode
+    # would be compiled from source and its .pyc written into the tree.
+    layer_run(bare_python, x86_layer, ["-c", AUDIT_OPENS + "from dbt.cli.main import cli; cli()",
+                                       str(x86_layer), str(opened_log), "parse",
                                        "--project-dir", str(project), "--profiles-dir", str(project),
                                        "--target-path", str(target), "--log-path", str(tmp_path / "logs"),
                                        "--no-version-check"], tmp_path)
+    opened = json.loads(opened_log.read_text())
+    assert len([p for p in opened if p.endswith(".cpython-312.pyc")]) > 500, "imports did not load the layer's bytecode"
+    assert [p for p in opened if p.endswith(".py")] == [], "imports read module sources: their bytecode was not used"
+    assert tree_files(x86_layer) == before, "the import wrote into the layer"
     manifest = json.loads((target / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == "athena"
     assert "model.athena_probe.thing_counts" in manifest["nodes"]
@@ -116,6 +146,13 @@ def test_dbt_parses_an_athena_project_from_the_layer(x86_layer: Path, bare_pytho
     assert "macro.dbt.test_unique" in macros  # dbt's global project
     tests = [n for n in manifest["nodes"] if n.startswith("test.athena_probe.")]
     assert len(tests) == 2
+
+
+def test_agate_numbers_parse_with_the_english_locales_kept(x86_layer: Path, bare_python: Path, tmp_path: Path):
+    # dbt's seeds go through agate's Number type, which loads babel's en_US (and its parents).
+    program = ("import agate, decimal; n = agate.Number(); "
+               "assert n.cast('1,234.50') == decimal.Decimal('1234.50'), n.cast('1,234.50'); print('ok')")
+    assert layer_run(bare_python, x86_layer, ["-c", program], tmp_path).strip() == "ok"
 
 
 def files_by_distribution(tree: Path | None = None, archive: Path | None = None) -> dict[str, set[str]]:
