@@ -15,6 +15,8 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import events  # noqa: E402
+import manifests  # noqa: E402
+import partitions  # noqa: E402
 import project  # noqa: E402
 import settings  # noqa: E402
 from cli_args import plan  # noqa: E402
@@ -37,8 +39,9 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             default_command=config.default_command,
             raw_tables=lambda: project.raw_tables(config.project_dir),
             raw_bucket=config.raw_bucket,
+            read_object=manifests.reader_for(config),
         )
-        invocation = plan(request, config)
+        invocation = plan(request, config, runtime_vars=partitions.runtime_vars(request, config))
     except (events.EventError, settings.ConfigError) as error:
         log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
         raise
