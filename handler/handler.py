@@ -41,7 +41,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             raw_bucket=config.raw_bucket,
             read_object=manifests.reader_for(config),
         )
-        invocation = plan(request, config, runtime_vars=partitions.runtime_vars(request, config))
+        invocation = plan(request, config, runtime_vars=lambda: partitions.runtime_vars(request, config))
     except (events.EventError, settings.ConfigError) as error:
         log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
         raise

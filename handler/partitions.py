@@ -46,19 +46,14 @@ def runtime_vars(request: Request, settings: Settings, s3_client: Any = None) ->
     try:
         if settings.local_data_dir is not None:
             dates = newest_local(settings.local_data_dir, tables)
-            where = "local"
         elif settings.raw_bucket:
             dates = newest_s3(s3_client or _s3_client(), settings.raw_bucket, tables)
-            where = "s3"
         else:
             return {}
     except Exception as error:  # noqa: BLE001 - any listing failure falls back to the scanning query
         log("raw_partitions_unknown", level="warning", error=f"{type(error).__name__}: {str(error)[:300]}",
             fallback="max(ingest_date) per table: every partition is scanned")
         return {}
-    missing = sorted(set(tables) - set(dates))
-    log("raw_partitions", where=where, tables=len(dates), newest=max(dates.values(), default=None),
-        oldest=min(dates.values(), default=None), without_partition=missing[:20] or None)
     return {VAR_NAME: dates} if dates else {}
 
 

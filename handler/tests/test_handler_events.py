@@ -204,14 +204,14 @@ def test_runtime_vars_reach_the_command_but_neither_the_parse_nor_the_cache_key(
     config = settings.load()
     request = parse({"command": ["build"], "cli_args": ["--vars", "{day: 1}"]})
     dates = {"raw_ingest_dates": {"Album": "2024-05-01"}}
-    with_dates = plan(request, config, runtime_vars=dates)
+    with_dates = plan(request, config, runtime_vars=lambda: dates)
     without = plan(request, config)
     assert with_dates.args[-2:] == ["--vars", json.dumps({"day": 1, "raw_ingest_dates": {"Album": "2024-05-01"}}, sort_keys=True)]
     assert with_dates.parse_args == without.parse_args
     assert with_dates.cache_inputs == without.cache_inputs == ["dev", "--vars", "{day: 1}"]
     # The request's own value wins over the handler's.
     own = parse({"command": ["build"], "cli_args": ["--vars", '{"raw_ingest_dates": {"Album": "2020-01-01"}}']})
-    assert json.loads(plan(own, config, runtime_vars=dates).args[-1]) == {"raw_ingest_dates": {"Album": "2020-01-01"}}
+    assert json.loads(plan(own, config, runtime_vars=lambda: dates).args[-1]) == {"raw_ingest_dates": {"Album": "2020-01-01"}}
 
 
 def test_plan_pins_project_profiles_target_and_tmp_paths(monkeypatch):
