@@ -7,6 +7,7 @@ it one pointed at any endpoint.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +16,13 @@ from settings import Settings
 
 
 def s3_reader(client: Any = None) -> ReadObject:
-    """Read objects with boto3's GetObject (the client is created on first use when not given)."""
-    clients: list[Any] = [client] if client is not None else []
+    """Read objects with boto3's GetObject (the container's client, created on first use, when not given)."""
 
     def read_object(bucket: str, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if not clients:
-            import boto3
-
-            clients.append(boto3.client("s3"))
         try:
-            response = clients[0].get_object(Bucket=bucket, Key=key)
+            response = (client or _default_client()).get_object(Bucket=bucket, Key=key)
             # One byte over the limit is enough for the parser to refuse the object.
             return response["Body"].read(MAX_MANIFEST_BYTES + 1)
         except ClientError as error:
@@ -49,6 +45,13 @@ def local_reader(data_dir: Path) -> ReadObject:
             raise KeyError(f"{error.strerror or error} at {path}") from None
 
     return read_object
+
+
+@functools.lru_cache(maxsize=1)
+def _default_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")
 
 
 def reader_for(settings: Settings) -> ReadObject:

@@ -19,6 +19,7 @@ it scans every partition.
 
 from __future__ import annotations
 
+import functools
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -84,7 +85,9 @@ def newest_s3(client: Any, bucket: str, tables: Mapping[str, str]) -> dict[str, 
         return {name: day for name, day in pool.map(newest, sorted(tables.items())) if day is not None}
 
 
+@functools.lru_cache(maxsize=1)
 def _s3_client():
+    # One client per container: warm invocations skip boto3's client set-up.
     import boto3
 
     return boto3.client("s3")

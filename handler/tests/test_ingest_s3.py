@@ -186,3 +186,25 @@ def test_manifest_only_in_s3_lists_the_loaded_files(s3, empty_raw):
     assert json.loads(client.get_object(Bucket=RAW, Key=key)["Body"].read())["tables"] == [
         {"name": "Album", "folder": "album", "rows": None,
          "keys": ["raw/album/ingest_date=2024-05-14/part-0000.jsonl", "raw/album/ingest_date=2024-05-14/part-0001.jsonl"]}]
+
+
+def test_runner_lists_partitions_in_the_raw_bucket_and_falls_back_when_it_cannot(s3, empty_raw, monkeypatch, capsys):
+    import events
+    import partitions
+    import settings
+
+    client = empty_raw
+    client.put_object(Bucket=RAW, Key="raw/album/ingest_date=2024-05-15/part-0000.jsonl", Body=b'{"AlbumId": 1}\n')
+    monkeypatch.setenv("ENVIRONMENT", "dev")
+    monkeypatch.setenv("RAW_BUCKET_NAME", RAW)
+    build = events.Request("invoke", ("build",), (), "cli_args")
+    assert partitions.runtime_vars(build, settings.load(), s3_client=client) == {
+        "raw_ingest_dates": {"Album": "2024-05-15"}}
+    # Commands that compile nothing need no listing.
+    assert partitions.runtime_vars(events.Request("invoke", ("test",), (), "cli_args"), settings.load(), client) == {}
+    # A bucket the runner cannot list: a warning, and staging's max() fallback (no dates).
+    monkeypatch.setenv("RAW_BUCKET_NAME", "no-such-raw-bucket")
+    capsys.readouterr()
+    assert partitions.runtime_vars(build, settings.load(), s3_client=client) == {}
+    [line] = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert line["event"] == "raw_partitions_unknown" and "NoSuchBucket" in line["error"]
