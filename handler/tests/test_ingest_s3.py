@@ -208,3 +208,39 @@ def test_runner_lists_partitions_in_the_raw_bucket_and_falls_back_when_it_cannot
     assert partitions.runtime_vars(build, settings.load(), s3_client=client) == {}
     [line] = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert line["event"] == "raw_partitions_unknown" and "NoSuchBucket" in line["error"]
+
+
+def test_the_ingest_function_needs_only_the_calls_its_role_grants(s3, empty_raw, tmp_path, monkeypatch):
+    """GetObject on the source key; ListBucket under raw/; PutObject under raw/ and manifests/;
+    DeleteObject under raw/ (HeadObject, made by the download, is authorised by s3:GetObject)."""
+    import boto3
+
+    client = empty_raw
+    client.upload_file(str(fixture_database(tmp_path / "c.db")), RAW, "db/chinook.db")
+    client.put_object(Bucket=RAW, Key="raw/album/ingest_date=2024-05-16/part-0009.jsonl", Body=b"{}\n")
+    calls: list[tuple[str, str, str]] = []
+    recorder = boto3.client("s3")
+
+    def record(params, model, **_):
+        key = params.get("Key") or params.get("Prefix") or ""
+        calls.append((model.name, params.get("Bucket"), key))
+
+    recorder.meta.events.register("before-parameter-build.s3.*", record)
+    module = ingest_module()
+    monkeypatch.setattr(module, "_s3_client", lambda: recorder)
+    monkeypatch.setenv("RAW_BUCKET_NAME", RAW)
+    monkeypatch.delenv("INGEST_SOURCE_KEY", raising=False)
+    module.handler({"ingest_date": "2024-05-16", "source": f"s3://{RAW}/db/chinook.db"}, None)
+
+    allowed = {
+        "HeadObject": lambda key: key == "db/chinook.db",
+        "GetObject": lambda key: key == "db/chinook.db",
+        "ListObjectsV2": lambda key: key.startswith("raw/"),
+        "PutObject": lambda key: key.startswith(("raw/", "manifests/")),
+        "DeleteObject": lambda key: key.startswith("raw/"),
+    }
+    assert calls, "no S3 calls were recorded"
+    for operation, bucket, key in calls:
+        assert bucket == RAW and operation in allowed and allowed[operation](key), (operation, key)
+    assert ("DeleteObject", RAW, "raw/album/ingest_date=2024-05-16/part-0009.jsonl") in calls
+    assert calls[-1][0] == "PutObject" and calls[-1][2].startswith("manifests/ingest_date=2024-05-16/")
