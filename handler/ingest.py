@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ingest.py",
         description="Copy a SQLite database's tables into the raw zone as JSON lines "
-        "(raw/<table>/ingest_date=YYYY-MM-DD/), then write the ingest's manifest "
+        "(raw/<table name in lower case>/ingest_date=YYYY-MM-DD/), then write the ingest's manifest "
         "(manifests/ingest_date=YYYY-MM-DD/<ingest_id>.json), whose arrival starts one dbt build.",
         epilog="Files loaded by other means: write just their manifest with "
         "`ingest.py --manifest-only DEST --tables Album Track --ingest-date 2024-05-06`.",
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest-date", help="partition date YYYY-MM-DD (default: today, UTC)")
     parser.add_argument(
         "--manifest-only", metavar="DEST",
-        help="write only the manifest for files already under DEST/raw/<table>/ingest_date=<--ingest-date>/ "
+        help="write only the manifest for files already under DEST/raw/<table in lower case>/ingest_date=<--ingest-date>/ "
         "(local folder or s3://bucket); needs --tables and --ingest-date",
     )
     args = parser.parse_args(argv)
