@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { isAthenaType, loadRawSources, parseRawSources, SourcesError } from "./raw-sources";
+import { glueTableName, isAthenaType, loadRawSources, parseRawSources, SourcesError } from "./raw-sources";
 import { FIXTURE_SOURCES } from "./__fixtures__/synth";
 
 /** A sources.yml whose raw source has the given tables. */
@@ -33,6 +33,33 @@ describe("parseRawSources", () => {
     expect(tables[1].columns.map((c) => c.dataType)).toEqual(["bigint", "timestamp", "decimal(10,2)"]);
   });
 
+  it("keeps the source's own PascalCase names and reads the identifier", () => {
+    const [album, line] = parseRawSources(
+      withTables(
+        "      - name: Album\n        identifier: album\n        columns:\n          - { name: AlbumId, data_type: bigint }\n          - { name: Title, data_type: string }\n" +
+          "      - name: InvoiceLine\n        columns: [{ name: UnitPrice, data_type: 'decimal(10,2)' }]\n",
+      ),
+    );
+    expect(album).toMatchObject({ name: "Album", identifier: "album" });
+    expect(album.columns.map((c) => c.name)).toEqual(["AlbumId", "Title"]);
+    expect(glueTableName(album)).toBe("album");
+    expect(line.identifier).toBeUndefined();
+    expect(glueTableName(line)).toBe("invoiceline");
+  });
+
+  it("reads the project's own sources.yml: the eleven public Chinook tables, lower-case folders", () => {
+    const tables = loadRawSources(path.join(__dirname, "..", "dbt", "models", "sources.yml"));
+    expect(tables.map((t) => t.name)).toEqual([
+      "Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine", "MediaType", "Playlist", "PlaylistTrack", "Track",
+    ]);
+    for (const t of tables) expect(t.identifier).toBe(t.name.toLowerCase());
+    const track = tables.find((t) => t.name === "Track")!;
+    expect(track.columns.map((c) => `${c.name}:${c.dataType}`)).toEqual([
+      "TrackId:bigint", "Name:string", "AlbumId:bigint", "MediaTypeId:bigint", "GenreId:bigint", "Composer:string",
+      "Milliseconds:bigint", "Bytes:bigint", "UnitPrice:decimal(10,2)",
+    ]);
+  });
+
   it("normalises the case of data types", () => {
     const [t] = parseRawSources(withTables("      - name: t\n        columns:\n          - { name: a, data_type: BIGINT }\n"));
     expect(t.columns[0].dataType).toBe("bigint");
@@ -43,8 +70,13 @@ describe("parseRawSources", () => {
     ["version: 2\n", "sources.yml: sources: must be a list of dbt sources"],
     ["sources:\n  - name: other\n    tables: []\n", 'no source named "raw"'],
     ["sources:\n  - name: raw\n", 'source "raw", tables: must be a non-empty list'],
-    [withTables("      - name: Artists\n        columns: [{ name: a, data_type: int }]\n"), 'table "Artists", name: "Artists" must be lowercase snake_case'],
-    [withTables("      - description: no name\n        columns: [{ name: a, data_type: int }]\n"), "table #1, name: undefined must be lowercase snake_case"],
+    [withTables("      - name: My Artists\n        columns: [{ name: a, data_type: int }]\n"), 'table "My Artists", name: "My Artists" must be letters, digits and _'],
+    [withTables("      - description: no name\n        columns: [{ name: a, data_type: int }]\n"), "table #1, name: undefined must be letters, digits and _"],
+    [withTables("      - name: Album\n        identifier: Album\n        columns: [{ name: a, data_type: int }]\n"), 'table "Album", identifier: "Album" must be lowercase snake_case'],
+    [
+      withTables("      - name: Album\n        columns: [{ name: a, data_type: int }]\n      - name: album\n        columns: [{ name: a, data_type: int }]\n"),
+      'table "album", name: its Glue table "album" is also table "Album"\'s',
+    ],
     [withTables("      - name: t\n"), 'table "t", columns: must be a non-empty list'],
     [
       withTables("      - name: t\n        columns: [{ name: a, data_type: int }]\n      - name: t\n        columns: [{ name: a, data_type: int }]\n"),
@@ -52,7 +84,9 @@ describe("parseRawSources", () => {
     ],
     [withTables("      - name: t\n        columns: [{ name: a, data_type: text }]\n"), 'table "t", column "a", data_type: "text" is not an Athena DDL type'],
     [withTables("      - name: t\n        columns: [{ name: a }]\n"), 'table "t", column "a", data_type: undefined is not an Athena DDL type'],
-    [withTables("      - name: t\n        columns: [{ name: ArtistId, data_type: int }]\n"), 'column "ArtistId", name: "ArtistId" must be lowercase snake_case'],
+    [withTables("      - name: t\n        columns: [{ name: Artist-Id, data_type: int }]\n"), 'column "Artist-Id", name: "Artist-Id" must be letters, digits and _'],
+    [withTables("      - name: t\n        columns: [{ name: ArtistId, data_type: int }, { name: artistid, data_type: int }]\n"), 'column "artistid", name: same as column "ArtistId" once lower-cased'],
+    [withTables("      - name: t\n        columns: [{ name: Ingest_Date, data_type: string }]\n"), '"ingest_date" is the partition key the stack adds'],
     [withTables("      - name: t\n        columns: [{ name: a, data_type: int }, { name: a, data_type: int }]\n"), 'column "a", name: declared twice'],
     [withTables("      - name: t\n        columns: [{ name: ingest_date, data_type: string }]\n"), '"ingest_date" is the partition key the stack adds'],
     [withTables("      - name: t\n        description: [1]\n        columns: [{ name: a, data_type: int }]\n"), 'table "t", description: description must be a string'],

@@ -3,15 +3,22 @@ import { parse } from "yaml";
 
 /** One column of a raw table, as dbt's sources.yml declares it. */
 export interface RawColumn {
+  /** As the source spells it (the JSON key), e.g. `AlbumId`; Glue stores it lower-case. */
   readonly name: string;
   /** An Athena/Hive DDL type. */
   readonly dataType: string;
   readonly description?: string;
 }
 
-/** One raw table: a Glue table and the folder `raw/<name>/` of the raw bucket. */
+/**
+ * One raw table: a Glue table and the folder `raw/<folder>/` of the raw bucket, where the folder
+ * and the Glue table name are `identifier` (else `name`) in lower case (see {@link glueTableName}).
+ */
 export interface RawTable {
+  /** The dbt source table's name, as the source database spells it (e.g. `InvoiceLine`). */
   readonly name: string;
+  /** dbt's `identifier`: the relation's name in the warehouse, when it differs from `name`. */
+  readonly identifier?: string;
   readonly description?: string;
   readonly columns: readonly RawColumn[];
 }
@@ -21,7 +28,18 @@ export const PARTITION_COLUMN = "ingest_date";
 /** The dbt source whose tables become Glue tables. */
 export const RAW_SOURCE = "raw";
 
+// Names unquoted SQL can use on Athena and DuckDB; Glue keeps them lower-case.
+const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]*$/;
 const SNAKE = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * The Glue table of a raw table, which is also its folder under `raw/`: the identifier (else the
+ * name) in lower case. Glue lower-cases table names and S3 keys are case-sensitive, so the
+ * ingestion writes `raw/<lower-case name>/` and both agree.
+ */
+export function glueTableName(table: Pick<RawTable, "name" | "identifier">): string {
+  return (table.identifier ?? table.name).toLowerCase();
+}
 const SIMPLE_TYPES = new Set([
   "string", "bigint", "int", "integer", "smallint", "tinyint", "double", "float", "boolean", "date", "timestamp", "binary",
 ]);
@@ -70,32 +88,55 @@ export function parseRawSources(text: string, file = "sources.yml"): RawTable[] 
     throw new SourcesError(file, `source "${RAW_SOURCE}", tables`, "must be a non-empty list");
   }
 
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   return raw.tables.map((entry: unknown, index: number): RawTable => {
-    const table = (entry ?? {}) as { name?: unknown; description?: unknown; columns?: unknown };
+    const table = (entry ?? {}) as { name?: unknown; identifier?: unknown; description?: unknown; columns?: unknown };
     const name = table.name;
     const tableWhere = typeof name === "string" ? `table "${name}"` : `table #${index + 1}`;
-    if (typeof name !== "string" || !SNAKE.test(name)) {
-      throw new SourcesError(file, `${tableWhere}, name`, `${JSON.stringify(name)} must be lowercase snake_case`);
+    if (typeof name !== "string" || !IDENTIFIER.test(name)) {
+      throw new SourcesError(file, `${tableWhere}, name`, `${JSON.stringify(name)} must be letters, digits and _, starting with a letter`);
     }
-    if (seen.has(name)) throw new SourcesError(file, `${tableWhere}, name`, "declared twice");
-    seen.add(name);
+    const identifier = table.identifier;
+    if (identifier !== undefined && (typeof identifier !== "string" || !SNAKE.test(identifier))) {
+      throw new SourcesError(
+        file,
+        `${tableWhere}, identifier`,
+        `${JSON.stringify(identifier)} must be lowercase snake_case (it is the Glue table and the folder raw/<identifier>/)`,
+      );
+    }
+    const glueName = glueTableName({ name, identifier: identifier as string | undefined });
+    const twin = seen.get(glueName);
+    if (twin !== undefined) {
+      throw new SourcesError(
+        file,
+        `${tableWhere}, name`,
+        twin === name ? "declared twice" : `its Glue table "${glueName}" is also table "${twin}"'s (Glue names are lower-case)`,
+      );
+    }
+    seen.set(glueName, name);
     if (!Array.isArray(table.columns) || table.columns.length === 0) {
       throw new SourcesError(file, `${tableWhere}, columns`, "must be a non-empty list (Glue needs the schema)");
     }
-    const columnNames = new Set<string>();
+    const columnNames = new Map<string, string>();
     const columns = table.columns.map((c: unknown, ci: number): RawColumn => {
       const column = (c ?? {}) as { name?: unknown; data_type?: unknown; description?: unknown };
       const cname = column.name;
       const where = `${tableWhere}, column ${typeof cname === "string" ? `"${cname}"` : `#${ci + 1}`}`;
-      if (typeof cname !== "string" || !SNAKE.test(cname)) {
-        throw new SourcesError(file, `${where}, name`, `${JSON.stringify(cname)} must be lowercase snake_case`);
+      if (typeof cname !== "string" || !IDENTIFIER.test(cname)) {
+        throw new SourcesError(file, `${where}, name`, `${JSON.stringify(cname)} must be letters, digits and _, starting with a letter`);
       }
-      if (cname === PARTITION_COLUMN) {
+      if (cname.toLowerCase() === PARTITION_COLUMN) {
         throw new SourcesError(file, `${where}, name`, `"${PARTITION_COLUMN}" is the partition key the stack adds; do not list it`);
       }
-      if (columnNames.has(cname)) throw new SourcesError(file, `${where}, name`, "declared twice");
-      columnNames.add(cname);
+      const sameColumn = columnNames.get(cname.toLowerCase());
+      if (sameColumn !== undefined) {
+        throw new SourcesError(
+          file,
+          `${where}, name`,
+          sameColumn === cname ? "declared twice" : `same as column "${sameColumn}" once lower-cased (Glue and the JSON SerDe ignore case)`,
+        );
+      }
+      columnNames.set(cname.toLowerCase(), cname);
       const type = typeof column.data_type === "string" ? column.data_type.trim().toLowerCase() : column.data_type;
       if (typeof type !== "string" || !isAthenaType(type)) {
         throw new SourcesError(
@@ -106,7 +147,12 @@ export function parseRawSources(text: string, file = "sources.yml"): RawTable[] 
       }
       return { name: cname, dataType: type, description: optionalText(file, `${where}, description`, column.description) };
     });
-    return { name, description: optionalText(file, `${tableWhere}, description`, table.description), columns };
+    return {
+      name,
+      ...(identifier === undefined ? {} : { identifier: identifier as string }),
+      description: optionalText(file, `${tableWhere}, description`, table.description),
+      columns,
+    };
   });
 }
 

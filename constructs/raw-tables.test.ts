@@ -50,6 +50,29 @@ describe("RawTables", () => {
     expect(t.parameters["storage.location.template"]).toBe("s3://acme-dev-raw-0a1b2c3d/raw/artists/ingest_date=$${ingest_date}/");
   });
 
+  it("lower-cases the source's PascalCase names for Glue: table, folder and columns", () => {
+    const pascal = synthConstructs((stack) => {
+      new RawTables(stack, "t", {
+        databaseName: "d",
+        bucketName: "acme-raw",
+        tables: [
+          { name: "InvoiceLine", columns: [{ name: "InvoiceLineId", dataType: "bigint" }, { name: "UnitPrice", dataType: "decimal(10,2)" }] },
+          { name: "Album", identifier: "album", columns: [{ name: "AlbumId", dataType: "bigint" }] },
+        ],
+      });
+    });
+    const made = Object.values(ofType(pascal, "aws_glue_catalog_table"));
+    const line = made.find((t) => t.name === "invoiceline")!;
+    const album = made.find((t) => t.storage_descriptor.location === "s3://acme-raw/raw/album/")!;
+    expect(line.name).toBe("invoiceline");
+    expect(line.storage_descriptor.location).toBe("s3://acme-raw/raw/invoiceline/");
+    expect(line.parameters["storage.location.template"]).toBe("s3://acme-raw/raw/invoiceline/ingest_date=$${ingest_date}/");
+    expect(line.storage_descriptor.columns.map((c: { name: string }) => c.name)).toEqual(["invoicelineid", "unitprice"]);
+    // The JSON keys stay PascalCase (AlbumId): the SerDe must match them case-insensitively.
+    expect(line.storage_descriptor.ser_de_info.parameters["case.insensitive"]).toBe("TRUE");
+    expect(album.name).toBe("album");
+  });
+
   it("clips column comments to Glue's 255 characters", () => {
     const long = synthConstructs((stack) => {
       new RawTables(stack, "t", {

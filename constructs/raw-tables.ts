@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { GlueCatalogTable } from "@cdktf/provider-aws/lib/glue-catalog-table";
-import { PARTITION_COLUMN, RawTable } from "./raw-sources";
+import { glueTableName, PARTITION_COLUMN, RawTable } from "./raw-sources";
 
 export interface RawTablesProps {
   readonly databaseName: string;
@@ -17,8 +17,12 @@ const clip = (text: string | undefined, max: number) =>
 
 /**
  * One Glue table per raw table of dbt's `raw` source: JSON lines under
- * `s3://<raw>/raw/<table>/ingest_date=YYYY-MM-DD/`, partitioned by `ingest_date`
+ * `s3://<raw>/raw/<folder>/ingest_date=YYYY-MM-DD/`, partitioned by `ingest_date`
  * with partition projection, so new days need no crawler and no MSCK REPAIR.
+ *
+ * Table, folder and column names are lower-case (Glue stores them so; giving them otherwise
+ * would show a change on every plan). The JSON SerDe matches the source's PascalCase keys
+ * (`AlbumId`) to them case-insensitively.
  */
 export class RawTables extends Construct {
   readonly tables: Record<string, GlueCatalogTable> = {};
@@ -27,9 +31,10 @@ export class RawTables extends Construct {
     super(scope, id);
     const start = props.projectionStartDate ?? "2020-01-01";
     for (const table of props.tables) {
-      const location = `s3://${props.bucketName}/raw/${table.name}/`;
-      this.tables[table.name] = new GlueCatalogTable(this, table.name, {
-        name: table.name,
+      const name = glueTableName(table);
+      const location = `s3://${props.bucketName}/raw/${name}/`;
+      this.tables[name] = new GlueCatalogTable(this, name, {
+        name,
         databaseName: props.databaseName,
         description: clip(table.description, 2048),
         tableType: "EXTERNAL_TABLE",
@@ -55,7 +60,7 @@ export class RawTables extends Construct {
             serializationLibrary: "org.openx.data.jsonserde.JsonSerDe",
             parameters: { "ignore.malformed.json": "FALSE", "case.insensitive": "TRUE" },
           },
-          columns: table.columns.map((c) => ({ name: c.name, type: c.dataType, comment: clip(c.description, 255) })),
+          columns: table.columns.map((c) => ({ name: c.name.toLowerCase(), type: c.dataType, comment: clip(c.description, 255) })),
         },
       });
     }

@@ -7,9 +7,12 @@ Arguments that would move dbt off its project, profile, target or /tmp paths are
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import click
+import yaml
 from dbt.cli.main import cli
 
 import project
@@ -48,8 +51,16 @@ class Invocation:
     cache_inputs: list[str]  # what, besides the files, keys the parsed manifest
 
 
-def plan(request: Request, settings: Settings) -> Invocation:
-    """The dbt argument lists for the request; raises EventError before dbt starts."""
+def plan(
+    request: Request, settings: Settings, runtime_vars: Callable[[], dict[str, Any]] | None = None
+) -> Invocation:
+    """The dbt argument lists for the request; raises EventError before dbt starts.
+
+    runtime_vars() gives variables the project reads only when it compiles (the raw partition
+    dates); it is called once the request has passed every check. They
+    they reach the command, merged under the request's own --vars (which win), but neither the
+    parse nor the manifest's cache key, so a warm container keeps its parsed manifest when they change.
+    """
     command = _click_command(request.command)
     if request.name == "run-operation":
         _check_macro(request, settings)
@@ -66,6 +77,12 @@ def plan(request: Request, settings: Settings) -> Invocation:
 
     # --vars is the one argument that changes what a parse produces.
     vars_args = ["--vars", opts["vars"]] if opts.get("vars") else []
+    extra = runtime_vars() if runtime_vars is not None and "vars" in {p.name for p in command.params} else {}
+    if extra:
+        own = yaml.safe_load(opts["vars"]) if opts.get("vars") else {}
+        if isinstance(own, dict):
+            # Given twice, click keeps the last --vars: the merged one.
+            args += ["--vars", json.dumps({**extra, **own}, sort_keys=True, default=str)]
     parse = cli.commands["parse"]
     return Invocation(
         args=[*_path(request.command), *args],

@@ -4,7 +4,13 @@ Accepted events:
   direct invocation     {"command": ["build"], "cli_args": ["--select", "+my_model"]}
   EventBridge schedule  {"detail-type": "Scheduled Event", ...}  -> DBT_DEFAULT_COMMAND
   EventBridge S3        {"detail-type": "Object Created", "detail": {"bucket": {"name": ...},
-                         "object": {"key": "raw/<table>/..."}}}  -> build --select source:raw.<table>+
+                         "object": {"key": ...}}} for
+     an ingest manifest   manifests/ingest_date=YYYY-MM-DD/<ingest_id>.json  -> the manifest is read
+                          (read_object), ONE build --select source:raw.<t1>+ source:raw.<t2>+ ...
+     one raw object       raw/<folder>/...  -> build --select source:raw.<table>+ (the per-object trigger)
+
+raw_tables() gives the project's raw tables as {name: folder} (project.raw_tables); a folder is
+the table's lower-case name, as the ingestion writes it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
+
+from jsonlog import log
 
 MAX_EVENT_BYTES = 16 * 1024
 MAX_CLI_ARGS = 64
@@ -38,6 +46,15 @@ ALLOWED_COMMANDS: dict[tuple[str, ...], str] = {
 _ALLOWED_TEXT = ", ".join(sorted(ALLOWED_COMMANDS.values()))
 _MACRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
+_MANIFEST_KEY = re.compile(r"^manifests/ingest_date=(\d{4}-\d{2}-\d{2})/[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.json$")
+MANIFEST_FORMAT = "dbt-lambda/ingest-manifest"
+MANIFEST_VERSIONS = (1,)
+MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_MANIFEST_TABLES = 500
+
+# read_object(bucket, key) -> bytes: how the runner reads a manifest (S3 GetObject in AWS, a file
+# under LOCAL_DATA_DIR locally; see manifests.py). Raises KeyError or OSError when it cannot.
+ReadObject = Callable[[str, str], bytes]
 
 
 class EventError(ValueError):
@@ -50,7 +67,7 @@ class EventError(ValueError):
 
 @dataclass(frozen=True)
 class Request:
-    trigger: str  # "invoke" | "schedule" | "s3"
+    trigger: str  # "invoke" | "schedule" | "s3" | "manifest"
     command: tuple[str, ...]  # e.g. ("source", "freshness") or ("run-operation", "my_macro")
     cli_args: tuple[str, ...]
     args_field: str  # where the arguments came from, for error messages
@@ -69,6 +86,7 @@ def parse(
     default_command: tuple[str, ...],
     raw_tables: Callable[[], Iterable[str]],
     raw_bucket: str | None = None,
+    read_object: ReadObject | None = None,
 ) -> Request:
     if not isinstance(event, dict):
         raise EventError("event", f"expected a JSON object, got {type(event).__name__}")
@@ -80,7 +98,7 @@ def parse(
         raise EventError("event", f"expected at most {MAX_EVENT_BYTES} bytes of JSON, got {size}")
 
     if "detail-type" in event:
-        return _eventbridge(event, default_command, raw_tables, raw_bucket)
+        return _eventbridge(event, default_command, raw_tables, raw_bucket, read_object)
     return _direct(event)
 
 
@@ -110,18 +128,31 @@ def _state(event: dict) -> tuple[str | None, bool]:
     return state, defer
 
 
-def _eventbridge(event: dict, default_command, raw_tables, raw_bucket) -> Request:
+def _eventbridge(event: dict, default_command, raw_tables, raw_bucket, read_object) -> Request:
     kind = event["detail-type"]
     if kind == "Scheduled Event":
         command, cli_args = split_command(default_command, "DBT_DEFAULT_COMMAND")
         return Request("schedule", command, cli_args, "DBT_DEFAULT_COMMAND")
     if kind == "Object Created":
-        table = _raw_table(event, raw_tables, raw_bucket)
-        return Request("s3", ("build",), ("--select", f"source:raw.{table}+"), "detail.object.key")
+        bucket, key = _s3_object(event, raw_bucket)
+        if key.startswith("manifests/"):
+            tables = _manifest_tables(bucket, key, raw_tables, read_object)
+            return Request("manifest", ("build",), ("--select", *build_selection(tables)), "manifest.tables")
+        table = _raw_table(key, raw_tables)
+        return Request("s3", ("build",), ("--select", *build_selection([table])), "detail.object.key")
     raise EventError("detail-type", f"expected 'Scheduled Event' or 'Object Created', got {str(kind)[:64]!r}")
 
 
-def _raw_table(event: dict, raw_tables, raw_bucket) -> str:
+def build_selection(tables: Iterable[str]) -> list[str]:
+    """`source:raw.<t>+` for every table, and the project's seeds.
+
+    The seeds are small static CSVs the models and tests join to (country_regions); loading them
+    in the same build means a first build into an empty warehouse needs no separate `dbt seed`.
+    """
+    return [*(f"source:raw.{t}+" for t in dict.fromkeys(tables)), "resource_type:seed"]
+
+
+def _s3_object(event: dict, raw_bucket) -> tuple[str, str]:
     if event.get("source") != "aws.s3":
         raise EventError("source", f"expected 'aws.s3' for an 'Object Created' event, got {str(event.get('source'))[:64]!r}")
     detail = event.get("detail")
@@ -134,20 +165,90 @@ def _raw_table(event: dict, raw_tables, raw_bucket) -> str:
         raise EventError("detail.bucket.name", f"expected the raw bucket {raw_bucket!r}, got {bucket[:64]!r}")
     key = (detail.get("object") or {}).get("key") if isinstance(detail.get("object"), dict) else None
     if not isinstance(key, str) or not key:
-        raise EventError("detail.object.key", "expected an object key such as 'raw/<table>/ingest_date=YYYY-MM-DD/part-0000.jsonl'")
+        raise EventError("detail.object.key", "expected an object key such as "
+                         "'manifests/ingest_date=YYYY-MM-DD/<ingest_id>.json' or 'raw/<table>/ingest_date=YYYY-MM-DD/part-0000.jsonl'")
+    return bucket, key
+
+
+def _folders(raw_tables) -> dict[str, str]:
+    """{folder: table name} of the project's raw tables."""
+    tables = raw_tables()
+    pairs = tables.items() if isinstance(tables, Mapping) else ((name, name.lower()) for name in tables)
+    return {folder: name for name, folder in pairs}
+
+
+def _raw_table(key: str, raw_tables) -> str:
     parts = key.split("/")
     if len(parts) < 3 or parts[0] != "raw" or not parts[-1]:
-        raise EventError("detail.object.key", f"expected a key under 'raw/<table>/', got {key[:128]!r}")
-    table = parts[1]
-    if not _TABLE_NAME.match(table):
-        raise EventError("detail.object.key", f"expected a lowercase snake_case table name after 'raw/', got {table[:64]!r}")
-    known = sorted(set(raw_tables()))
-    if table not in known:
+        raise EventError("detail.object.key", f"expected a key under 'manifests/' or 'raw/<table>/', got {key[:128]!r}")
+    folder = parts[1]
+    if not _TABLE_NAME.match(folder):
+        raise EventError("detail.object.key", f"expected a lower-case table folder after 'raw/', got {folder[:64]!r}")
+    folders = _folders(raw_tables)
+    if folder not in folders:
         raise EventError(
             "detail.object.key",
-            f"table {table!r} is not in the project's 'raw' source; known tables: {', '.join(known) or '(none)'}",
+            f"folder raw/{folder}/ is not a table of the project's 'raw' source; known folders: "
+            f"{', '.join(sorted(folders)) or '(none)'}",
         )
-    return table
+    return folders[folder]
+
+
+def _manifest_tables(bucket: str, key: str, raw_tables, read_object: ReadObject | None) -> list[str]:
+    """The project's raw tables an ingest manifest names, in the manifest's order."""
+    match = _MANIFEST_KEY.match(key)
+    if not match:
+        raise EventError("detail.object.key", f"expected 'manifests/ingest_date=YYYY-MM-DD/<ingest_id>.json', got {key[:128]!r}")
+    if read_object is None:
+        raise EventError("detail.object.key", "this runner has no way to read manifest objects")
+    try:
+        body = read_object(bucket, key)
+    except (KeyError, OSError) as error:
+        raise EventError("detail.object.key", f"cannot read the manifest {key[:128]!r} of bucket {bucket[:64]!r} ({error})") from None
+    if len(body) > MAX_MANIFEST_BYTES:
+        raise EventError("manifest", f"expected at most {MAX_MANIFEST_BYTES} bytes, got {len(body)}")
+    try:
+        manifest = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise EventError("manifest", "expected a JSON object (an ingest manifest); the object is not JSON") from None
+    if not isinstance(manifest, dict):
+        raise EventError("manifest", f"expected a JSON object, got {type(manifest).__name__}")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise EventError("manifest.format", f"expected {MANIFEST_FORMAT!r}, got {str(manifest.get('format'))[:64]!r}")
+    version = manifest.get("version")
+    if type(version) is not int or version not in MANIFEST_VERSIONS:
+        raise EventError("manifest.version", f"expected one of {list(MANIFEST_VERSIONS)}, got {str(version)[:16]!r}")
+    if manifest.get("ingest_date") != match.group(1):
+        raise EventError("manifest.ingest_date",
+                         f"expected {match.group(1)!r} as in the object key, got {str(manifest.get('ingest_date'))[:32]!r}")
+    entries = manifest.get("tables")
+    if not isinstance(entries, list) or not entries:
+        raise EventError("manifest.tables", "expected a non-empty list of the tables the ingest wrote")
+    if len(entries) > MAX_MANIFEST_TABLES:
+        raise EventError("manifest.tables", f"expected at most {MAX_MANIFEST_TABLES} tables, got {len(entries)}")
+    folders = _folders(raw_tables)
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for index, entry in enumerate(entries):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or len(name) > 128:
+            raise EventError(f"manifest.tables[{index}].name", "expected the table's name as a string")
+        folder = entry.get("folder", name.lower())
+        if not isinstance(folder, str) or not folder:
+            raise EventError(f"manifest.tables[{index}].folder", "expected the table's raw-zone folder as a string")
+        table = folders.get(folder.lower())
+        if table is None:
+            unknown.append(name)
+        elif table not in chosen:
+            chosen.append(table)
+    if unknown:
+        # Not fatal: an ingest may copy more tables than this project declares.
+        log("manifest_tables_skipped", level="warning", manifest=key, tables=unknown[:50],
+            reason="not in the project's raw source")
+    if not chosen:
+        raise EventError("manifest.tables", f"none of the manifest's tables ({', '.join(unknown[:20])}) is in the "
+                         f"project's 'raw' source; known tables: {', '.join(sorted(folders.values())) or '(none)'}")
+    return chosen
 
 
 def split_command(tokens: tuple[str, ...], field: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

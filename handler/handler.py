@@ -16,7 +16,9 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import events  # noqa: E402
+import manifests  # noqa: E402
 import operations  # noqa: E402
+import partitions  # noqa: E402
 import project  # noqa: E402
 import settings  # noqa: E402
 from cli_args import plan  # noqa: E402
@@ -41,9 +43,10 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             default_command=config.default_command,
             raw_tables=lambda: project.raw_tables(config.project_dir),
             raw_bucket=config.raw_bucket,
+            read_object=manifests.reader_for(config),
         )
         request, run = operations.prepare(request, config)  # state and docs flags
-        invocation = plan(request, config)
+        invocation = plan(request, config, runtime_vars=lambda: partitions.runtime_vars(request, config))
     except (events.EventError, settings.ConfigError) as error:
         log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
         raise

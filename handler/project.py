@@ -1,6 +1,7 @@
 """What the handler needs to know about a dbt project without starting dbt.
 
-raw_tables: the tables of the `raw` source, so an S3 event for an unknown table is refused early.
+raw_tables: the tables of the `raw` source and their raw-zone folders, so an S3 event for an
+unknown table is refused early and the newest partition of each table can be listed.
 macro_names: the macros the project itself defines, the only ones run-operation may run.
 fingerprint: everything a parsed manifest depends on, so a warm container reuses its manifest
 only while the project, its profile, its env_var() values and --vars are unchanged.
@@ -24,9 +25,13 @@ _ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([^'"]+)['"]""")
 _MACRO_DEFINITION = re.compile(rb"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
-def raw_tables(project_dir: Path, source_name: str = "raw") -> set[str]:
-    """Table names of every `sources:` entry called `source_name` in the project's YAML files."""
-    tables: set[str] = set()
+def raw_tables(project_dir: Path, source_name: str = "raw") -> dict[str, str]:
+    """Every table of the `sources:` entries called `source_name`: {table name: raw-zone folder}.
+
+    The folder is the table's `identifier` when it sets one, else its name, in lower case (the
+    ingestion writes raw/<lower-case name>/, and Glue lower-cases table names).
+    """
+    tables: dict[str, str] = {}
     for path in _files(project_dir, skip_packages=True):
         if path.suffix not in (".yml", ".yaml") or path.name in _NOT_SOURCE_FILES:
             continue
@@ -39,7 +44,9 @@ def raw_tables(project_dir: Path, source_name: str = "raw") -> set[str]:
             if isinstance(source, dict) and source.get("name") == source_name:
                 for table in source.get("tables") or []:
                     if isinstance(table, dict) and isinstance(table.get("name"), str):
-                        tables.add(table["name"])
+                        identifier = table.get("identifier")
+                        folder = identifier if isinstance(identifier, str) and identifier else table["name"]
+                        tables[table["name"]] = folder.lower()
     return tables
 
 

@@ -1,7 +1,9 @@
-"""The whole pipeline on one machine: sample SQLite db -> raw zone -> the dbt_runner handler on DuckDB.
+"""The seed's pipeline on one machine: a SQLite database in the public Chinook DDL -> ingest into
+the raw zone -> its one manifest -> the dbt_runner handler invoked with that manifest's
+Object Created event (one build over every ingested table) on DuckDB.
 
 Run by `make demo` (`SCALE=10` for ten times the data). Safe to re-run: each run starts from a
-clean raw zone, processed folder and DuckDB file under the data folder (default `.local/`).
+clean raw zone, manifests, processed folder and DuckDB file under the data folder (default `.local/`).
 """
 
 from __future__ import annotations
@@ -53,13 +55,19 @@ def main(argv: list[str] | None = None) -> int:
         rows = sample_data.generate(database, scale=args.scale, seed=args.seed)
         print(f"      {sum(rows.values()):,} rows in {len(rows)} tables -> {_show(database)}")
 
-    with stage("2/4", "ingest it into the raw zone", timings):
+    with stage("2/4", "ingest it into the raw zone, then write its manifest", timings):
         import ingest
 
         result = ingest.ingest(str(database), str(data_dir))
+        manifest = Path(result["manifest"])
         print(f"      {len(result['tables'])} tables -> {_show(data_dir / 'raw')}/<table>/ingest_date={result['ingest_date']}/")
+        print(f"      manifest -> {_show(manifest)}")
 
-    with stage("3/4", 'invoke the dbt_runner handler (cold start): {"command": ["build"]} on target local (DuckDB)', timings):
+    event = {
+        "version": "0", "detail-type": "Object Created", "source": "aws.s3", "region": "local",
+        "detail": {"bucket": {"name": "local"}, "object": {"key": manifest.relative_to(data_dir).as_posix()}},
+    }
+    with stage("3/4", "invoke the dbt_runner handler (cold start) with the manifest's Object Created event, on target local (DuckDB)", timings):
         # As the Lambda would run it, but on the local target and this machine's data folder.
         os.environ["ENVIRONMENT"] = "local"
         os.environ["LOCAL_DATA_DIR"] = str(data_dir)
@@ -69,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         import handler
 
         try:
-            summary = handler.handler({"command": ["build"]}, DemoContext())
+            summary = handler.handler(event, DemoContext())
         except handler.DbtRunFailed as failure:
             _report_failure(failure.summary)
             return 1
@@ -92,7 +100,7 @@ def stage(number: str, title: str, timings: dict[str, float]):
 
 def _clean(data_dir: Path) -> None:
     """Remove what a previous run produced, so counts never mix two runs."""
-    for folder in ("raw", "processed"):
+    for folder in ("raw", "manifests", "processed"):
         shutil.rmtree(data_dir / folder, ignore_errors=True)
     for name in ("dbt.duckdb", "dbt.duckdb.wal"):
         (data_dir / name).unlink(missing_ok=True)
@@ -123,7 +131,8 @@ def _report(summary: dict, rows_per_mart: dict, top_albums: list, data_dir: Path
         kinds[kind][node["status"]] = kinds[kind].get(node["status"], 0) + 1
 
     print("\n== Summary ==")
-    print(f"dbt build: {summary['status']} in {summary['elapsed_seconds']:.1f}s")
+    print(f"dbt {' '.join(summary['command'][:2])} ... ({len(summary['command']) - 3} tables + seeds): "
+          f"{summary['status']} in {summary['elapsed_seconds']:.1f}s")
     for kind in sorted(kinds):
         counts = ", ".join(f"{count} {status}" for status, count in sorted(kinds[kind].items()))
         print(f"  {kind:<10} {counts}")
@@ -137,6 +146,7 @@ def _report(summary: dict, rows_per_mart: dict, top_albums: list, data_dir: Path
     print(f"  DuckDB database  {_show(data_dir / 'dbt.duckdb')}")
     print(f"  Parquet marts    {_show(data_dir / 'processed')}/")
     print(f"  raw zone         {_show(data_dir / 'raw')}/")
+    print(f"  manifests        {_show(data_dir / 'manifests')}/")
     if summary.get("artifacts"):
         print(f"  run artifacts    {_show(Path(summary['artifacts']))}/  (`make runs` lists the runs)")
     print("\nTime per stage:")

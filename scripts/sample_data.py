@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Generate a deterministic, Chinook-shaped SQLite database at a chosen scale.
+"""Generate a deterministic SQLite database in the public Chinook database's DDL, at any scale.
+
+The eleven tables (Album, Artist, Customer, Employee, Genre, Invoice, InvoiceLine, MediaType,
+Playlist, PlaylistTrack, Track) have the public file's names, types, keys and NULLable columns,
+and dates are text as there, so the pipeline treats this file and the real chinook.db alike.
 
 Same seed and scale give byte-identical files: rows come from one seeded
 random.Random, are inserted in a fixed order into a fresh file with fixed page
@@ -29,6 +33,9 @@ TRACKS_PER_SCALE = 3500
 CUSTOMERS_PER_SCALE = 100
 INVOICES_PER_SCALE = 2000
 MAX_LINES_PER_INVOICE = 9
+SUPPORT_AGENTS_PER_SCALE = 3
+PLAYLISTS_PER_SCALE = 6
+PLAYLIST_TRACKS_MEAN = 400
 BATCH_ROWS = 20_000
 FIRST_INVOICE_DAY = datetime(2021, 1, 1)
 INVOICE_DAYS = 5 * 365
@@ -58,7 +65,7 @@ TITLE_WORDS = [
     "Winter", "Train", "Angel", "Thunder", "Whisper", "Garden", "Mirror", "River",
 ]
 FIRST_NAMES = [
-    "Luis", "Leonie", "Francois", "Bjorn", "Frantisek", "Helena", "Astrid", "Daan",
+    "Luís", "Leonie", "François", "Bjørn", "František", "Helena", "Astrid", "Daan",
     "Kara", "Eduardo", "Alexandre", "Roberto", "Fernanda", "Mark", "Jennifer", "Frank",
     "Jack", "Michelle", "Tim", "Dan", "Kathy", "Heather", "John", "Robert", "Aaron",
     "Ellie", "Martha", "Madalena", "Hannah", "Niklas", "Camille", "Dominique", "Marc",
@@ -66,7 +73,7 @@ FIRST_NAMES = [
     "Joakim", "Emma", "Phil", "Steve", "Mark", "Diego", "Luis", "Manoj", "Puja",
 ]
 LAST_NAMES = [
-    "Goncalves", "Kohler", "Tremblay", "Hansen", "Wichterlova", "Holy", "Gruber", "Peeters",
+    "Gonçalves", "Köhler", "Tremblay", "Hansen", "Wichterlová", "Holy", "Gruber", "Peeters",
     "Nielsen", "Martins", "Rocha", "Almeida", "Ramos", "Philips", "Peterson", "Harris",
     "Smith", "Brooks", "Goyer", "Miller", "Chase", "Gordon", "Mitchell", "Murray",
     "Sullivan", "Schneider", "Mercier", "Bernard", "Lefebvre", "Dubois", "Kovacs", "Rossi",
@@ -75,11 +82,11 @@ LAST_NAMES = [
 ]
 # (city, state, country, postal code prefix, phone prefix)
 CITIES = [
-    ("Sao Paulo", "SP", "Brazil", "01007", "+55 11"),
+    ("São Paulo", "SP", "Brazil", "01007", "+55 11"),
     ("Rio de Janeiro", "RJ", "Brazil", "20040", "+55 21"),
     ("Stuttgart", None, "Germany", "70174", "+49 0711"),
     ("Berlin", None, "Germany", "10779", "+49 030"),
-    ("Montreal", "QC", "Canada", "H2G", "+1 514"),
+    ("Montréal", "QC", "Canada", "H2G", "+1 514"),
     ("Toronto", "ON", "Canada", "M6J", "+1 416"),
     ("Vancouver", "BC", "Canada", "V6C", "+1 604"),
     ("Oslo", None, "Norway", "0171", "+47 22"),
@@ -121,66 +128,126 @@ STREETS = ["Rua", "Strasse", "Avenue", "Street", "Road", "Lane", "Boulevard", "W
 EMAIL_DOMAINS = ["example.com", "example.org", "example.net", "mail.example"]
 COMPANIES = ["Embraer", "JetBrains", "Woodstock Discos", "Banco do Brasil", "Riotur", "Telus",
              "Rogers Canada", "Google Inc.", "Microsoft", "Apple Inc."]
+MEDIA_TYPES = ["MPEG audio file", "Protected AAC audio file", "Protected MPEG-4 video file",
+               "Purchased AAC audio file", "AAC audio file"]
+AUDIO_MEDIA_TYPES, AUDIO_MEDIA_WEIGHTS, VIDEO_MEDIA_TYPE = [1, 2, 4, 5], [80, 12, 2, 1], 3
 PRICES_CENTS = [99, 99, 99, 99, 199]  # as in Chinook: most tracks 0.99, videos 1.99
 
+# The public Chinook database's DDL (SQLite edition): the same tables, column names, types,
+# nullability, keys and foreign keys, so everything built on this file works on the real one.
 SCHEMA = """
-CREATE TABLE artists (
-    artist_id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL
+CREATE TABLE [Album] (
+    [AlbumId] INTEGER NOT NULL,
+    [Title] NVARCHAR(160) NOT NULL,
+    [ArtistId] INTEGER NOT NULL,
+    CONSTRAINT [PK_Album] PRIMARY KEY ([AlbumId]),
+    FOREIGN KEY ([ArtistId]) REFERENCES [Artist] ([ArtistId]) ON DELETE NO ACTION ON UPDATE NO ACTION
 );
-CREATE TABLE albums (
-    album_id INTEGER PRIMARY KEY,
-    title TEXT NOT NULL,
-    artist_id INTEGER NOT NULL REFERENCES artists (artist_id)
+CREATE TABLE [Artist] (
+    [ArtistId] INTEGER NOT NULL,
+    [Name] NVARCHAR(120),
+    CONSTRAINT [PK_Artist] PRIMARY KEY ([ArtistId])
 );
-CREATE TABLE genres (
-    genre_id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL
+CREATE TABLE [Customer] (
+    [CustomerId] INTEGER NOT NULL,
+    [FirstName] NVARCHAR(40) NOT NULL,
+    [LastName] NVARCHAR(20) NOT NULL,
+    [Company] NVARCHAR(80),
+    [Address] NVARCHAR(70),
+    [City] NVARCHAR(40),
+    [State] NVARCHAR(40),
+    [Country] NVARCHAR(40),
+    [PostalCode] NVARCHAR(10),
+    [Phone] NVARCHAR(24),
+    [Fax] NVARCHAR(24),
+    [Email] NVARCHAR(60) NOT NULL,
+    [SupportRepId] INTEGER,
+    CONSTRAINT [PK_Customer] PRIMARY KEY ([CustomerId]),
+    FOREIGN KEY ([SupportRepId]) REFERENCES [Employee] ([EmployeeId]) ON DELETE NO ACTION ON UPDATE NO ACTION
 );
-CREATE TABLE tracks (
-    track_id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    album_id INTEGER NOT NULL REFERENCES albums (album_id),
-    genre_id INTEGER NOT NULL REFERENCES genres (genre_id),
-    composer TEXT,
-    milliseconds INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    unit_price NUMERIC(10, 2) NOT NULL
+CREATE TABLE [Employee] (
+    [EmployeeId] INTEGER NOT NULL,
+    [LastName] NVARCHAR(20) NOT NULL,
+    [FirstName] NVARCHAR(20) NOT NULL,
+    [Title] NVARCHAR(30),
+    [ReportsTo] INTEGER,
+    [BirthDate] DATETIME,
+    [HireDate] DATETIME,
+    [Address] NVARCHAR(70),
+    [City] NVARCHAR(40),
+    [State] NVARCHAR(40),
+    [Country] NVARCHAR(40),
+    [PostalCode] NVARCHAR(10),
+    [Phone] NVARCHAR(24),
+    [Fax] NVARCHAR(24),
+    [Email] NVARCHAR(60),
+    CONSTRAINT [PK_Employee] PRIMARY KEY ([EmployeeId]),
+    FOREIGN KEY ([ReportsTo]) REFERENCES [Employee] ([EmployeeId]) ON DELETE NO ACTION ON UPDATE NO ACTION
 );
-CREATE TABLE customers (
-    customer_id INTEGER PRIMARY KEY,
-    first_name TEXT NOT NULL,
-    last_name TEXT NOT NULL,
-    company TEXT,
-    address TEXT NOT NULL,
-    city TEXT NOT NULL,
-    state TEXT,
-    country TEXT NOT NULL,
-    postal_code TEXT,
-    phone TEXT,
-    email TEXT NOT NULL
+CREATE TABLE [Genre] (
+    [GenreId] INTEGER NOT NULL,
+    [Name] NVARCHAR(120),
+    CONSTRAINT [PK_Genre] PRIMARY KEY ([GenreId])
 );
-CREATE TABLE invoices (
-    invoice_id INTEGER PRIMARY KEY,
-    customer_id INTEGER NOT NULL REFERENCES customers (customer_id),
-    invoice_date DATETIME NOT NULL,
-    billing_address TEXT NOT NULL,
-    billing_city TEXT NOT NULL,
-    billing_state TEXT,
-    billing_country TEXT NOT NULL,
-    billing_postal_code TEXT,
-    total NUMERIC(10, 2) NOT NULL
+CREATE TABLE [Invoice] (
+    [InvoiceId] INTEGER NOT NULL,
+    [CustomerId] INTEGER NOT NULL,
+    [InvoiceDate] DATETIME NOT NULL,
+    [BillingAddress] NVARCHAR(70),
+    [BillingCity] NVARCHAR(40),
+    [BillingState] NVARCHAR(40),
+    [BillingCountry] NVARCHAR(40),
+    [BillingPostalCode] NVARCHAR(10),
+    [Total] NUMERIC(10,2) NOT NULL,
+    CONSTRAINT [PK_Invoice] PRIMARY KEY ([InvoiceId]),
+    FOREIGN KEY ([CustomerId]) REFERENCES [Customer] ([CustomerId]) ON DELETE NO ACTION ON UPDATE NO ACTION
 );
-CREATE TABLE invoice_lines (
-    invoice_line_id INTEGER PRIMARY KEY,
-    invoice_id INTEGER NOT NULL REFERENCES invoices (invoice_id),
-    track_id INTEGER NOT NULL REFERENCES tracks (track_id),
-    unit_price NUMERIC(10, 2) NOT NULL,
-    quantity INTEGER NOT NULL
+CREATE TABLE [InvoiceLine] (
+    [InvoiceLineId] INTEGER NOT NULL,
+    [InvoiceId] INTEGER NOT NULL,
+    [TrackId] INTEGER NOT NULL,
+    [UnitPrice] NUMERIC(10,2) NOT NULL,
+    [Quantity] INTEGER NOT NULL,
+    CONSTRAINT [PK_InvoiceLine] PRIMARY KEY ([InvoiceLineId]),
+    FOREIGN KEY ([InvoiceId]) REFERENCES [Invoice] ([InvoiceId]) ON DELETE NO ACTION ON UPDATE NO ACTION,
+    FOREIGN KEY ([TrackId]) REFERENCES [Track] ([TrackId]) ON DELETE NO ACTION ON UPDATE NO ACTION
+);
+CREATE TABLE [MediaType] (
+    [MediaTypeId] INTEGER NOT NULL,
+    [Name] NVARCHAR(120),
+    CONSTRAINT [PK_MediaType] PRIMARY KEY ([MediaTypeId])
+);
+CREATE TABLE [Playlist] (
+    [PlaylistId] INTEGER NOT NULL,
+    [Name] NVARCHAR(120),
+    CONSTRAINT [PK_Playlist] PRIMARY KEY ([PlaylistId])
+);
+CREATE TABLE [PlaylistTrack] (
+    [PlaylistId] INTEGER NOT NULL,
+    [TrackId] INTEGER NOT NULL,
+    CONSTRAINT [PK_PlaylistTrack] PRIMARY KEY ([PlaylistId], [TrackId]),
+    FOREIGN KEY ([PlaylistId]) REFERENCES [Playlist] ([PlaylistId]) ON DELETE NO ACTION ON UPDATE NO ACTION,
+    FOREIGN KEY ([TrackId]) REFERENCES [Track] ([TrackId]) ON DELETE NO ACTION ON UPDATE NO ACTION
+);
+CREATE TABLE [Track] (
+    [TrackId] INTEGER NOT NULL,
+    [Name] NVARCHAR(200) NOT NULL,
+    [AlbumId] INTEGER,
+    [MediaTypeId] INTEGER NOT NULL,
+    [GenreId] INTEGER,
+    [Composer] NVARCHAR(220),
+    [Milliseconds] INTEGER NOT NULL,
+    [Bytes] INTEGER,
+    [UnitPrice] NUMERIC(10,2) NOT NULL,
+    CONSTRAINT [PK_Track] PRIMARY KEY ([TrackId]),
+    FOREIGN KEY ([AlbumId]) REFERENCES [Album] ([AlbumId]) ON DELETE NO ACTION ON UPDATE NO ACTION,
+    FOREIGN KEY ([GenreId]) REFERENCES [Genre] ([GenreId]) ON DELETE NO ACTION ON UPDATE NO ACTION,
+    FOREIGN KEY ([MediaTypeId]) REFERENCES [MediaType] ([MediaTypeId]) ON DELETE NO ACTION ON UPDATE NO ACTION
 );
 """
 
-TABLES = ["artists", "albums", "genres", "tracks", "customers", "invoices", "invoice_lines"]
+TABLES = ["Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine", "MediaType",
+          "Playlist", "PlaylistTrack", "Track"]
 
 
 def _log(message: str) -> None:
@@ -218,10 +285,13 @@ def _tracks(rng: random.Random, count: int, albums: int, prices: list[int]):
         composer = None if rng.random() < 0.25 else f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         milliseconds = rng.randint(60_000, 480_000)
         price = prices[track_id - 1]
+        # As in Chinook: videos (1.99) are MPEG-4 video files, audio one of the audio formats.
+        media_type = VIDEO_MEDIA_TYPE if price == 199 else rng.choices(AUDIO_MEDIA_TYPES, AUDIO_MEDIA_WEIGHTS)[0]
         yield (
             track_id,
             _title(rng, rng.randint(1, 4)),
             album_id,
+            media_type,
             rng.choices(genre_ids, GENRE_WEIGHTS)[0],
             composer,
             milliseconds,
@@ -230,22 +300,43 @@ def _tracks(rng: random.Random, count: int, albums: int, prices: list[int]):
         )
 
 
-def _customers(rng: random.Random, count: int):
+def _employees(rng: random.Random, agents: int):
+    """A general manager, two managers with their staff, and the sales support agents."""
+    staff = [("General Manager", None), ("Sales Manager", 1), ("IT Manager", 1), ("IT Staff", 3), ("IT Staff", 3)]
+    staff += [("Sales Support Agent", 2)] * agents
+    for employee_id, (title, reports_to) in enumerate(staff, start=1):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        born = datetime(1950, 1, 1) + timedelta(days=rng.randrange(30 * 365))
+        hired = datetime(2002, 1, 1) + timedelta(days=rng.randrange(3 * 365))
+        city, state, country, postal, phone = rng.choice(CITIES[4:7])  # head office in Canada
+        yield (
+            employee_id, last[:20], first[:20], title, reports_to,
+            born.strftime("%Y-%m-%d %H:%M:%S"), hired.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{rng.randint(1, 999)} {_title(rng, 1)} {rng.choice(STREETS)}", city, state, country, postal,
+            f"{phone} {rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+            None if rng.random() < 0.3 else f"{phone} {rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+            f"{first}.{last}{employee_id}@chinook.example".lower().replace(" ", ""),
+        )
+
+
+def _customers(rng: random.Random, count: int, support_reps: list[int]):
     for customer_id in range(1, count + 1):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         city, state, country, postal, phone = rng.choice(CITIES)
         yield (
             customer_id,
             first,
-            last,
+            last[:20],
             rng.choice(COMPANIES) if rng.random() < 0.2 else None,
             f"{rng.randint(1, 999)} {_title(rng, 1)} {rng.choice(STREETS)}",
             city,
             state,
             country,
-            postal,
+            None if rng.random() < 0.05 else postal,
             f"{phone} {rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
+            f"{phone} {rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}" if rng.random() < 0.2 else None,
             f"{first}.{last}{customer_id}@{rng.choice(EMAIL_DOMAINS)}".lower().replace(" ", ""),
+            rng.choice(support_reps),
         )
 
 
@@ -267,7 +358,7 @@ def _invoices_and_lines(rng: random.Random, invoices: int, customers: list[tuple
         yield "invoice", (
             invoice_id,
             customer[0],
-            day.strftime("%Y-%m-%d %H:%M:%S"),
+            day.strftime("%Y-%m-%d %H:%M:%S"),  # text, as DATETIME is in the public file
             customer[4],
             customer[5],
             customer[6],
@@ -275,6 +366,18 @@ def _invoices_and_lines(rng: random.Random, invoices: int, customers: list[tuple
             customer[8],
             total_cents / 100,
         )
+
+
+def _playlists(rng: random.Random, count: int):
+    for playlist_id in range(1, count + 1):
+        yield (playlist_id, f"{rng.choice(ADJECTIVES)} {_title(rng, rng.randint(1, 2))}")
+
+
+def _playlist_tracks(rng: random.Random, playlists: int, tracks: int):
+    for playlist_id in range(1, playlists + 1):
+        size = rng.randint(1, min(tracks, 2 * PLAYLIST_TRACKS_MEAN))
+        for track_id in sorted(rng.sample(range(1, tracks + 1), size)):
+            yield (playlist_id, track_id)
 
 
 def _insert(db: sqlite3.Connection, table: str, rows) -> int:
@@ -286,11 +389,11 @@ def _insert(db: sqlite3.Connection, table: str, rows) -> int:
             placeholders = ", ".join("?" * len(row))
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
-            db.executemany(f"INSERT INTO {table} VALUES ({placeholders})", batch)
+            db.executemany(f"INSERT INTO [{table}] VALUES ({placeholders})", batch)
             count += len(batch)
             batch.clear()
     if batch:
-        db.executemany(f"INSERT INTO {table} VALUES ({placeholders})", batch)
+        db.executemany(f"INSERT INTO [{table}] VALUES ({placeholders})", batch)
         count += len(batch)
     return count
 
@@ -326,13 +429,17 @@ def generate(db_path: Path, scale: int = 1, seed: int = 42) -> dict[str, int]:
         artists = ARTISTS_PER_SCALE * scale
         albums = ALBUMS_PER_SCALE * scale
         tracks = TRACKS_PER_SCALE * scale
-        done("artists", _insert(db, "artists", _artists(rng, artists)))
-        done("albums", _insert(db, "albums", _albums(rng, albums, artists)))
-        done("genres", _insert(db, "genres", enumerate(GENRES, start=1)))
+        done("Artist", _insert(db, "Artist", _artists(rng, artists)))
+        done("Album", _insert(db, "Album", _albums(rng, albums, artists)))
+        done("Genre", _insert(db, "Genre", enumerate(GENRES, start=1)))
+        done("MediaType", _insert(db, "MediaType", enumerate(MEDIA_TYPES, start=1)))
         prices = [rng.choice(PRICES_CENTS) for _ in range(tracks)]
-        done("tracks", _insert(db, "tracks", _tracks(rng, tracks, albums, prices)))
-        customers = list(_customers(rng, CUSTOMERS_PER_SCALE * scale))
-        done("customers", _insert(db, "customers", customers))
+        done("Track", _insert(db, "Track", _tracks(rng, tracks, albums, prices)))
+        employees = list(_employees(rng, SUPPORT_AGENTS_PER_SCALE * scale))
+        done("Employee", _insert(db, "Employee", employees))
+        support_reps = [row[0] for row in employees if row[3] == "Sales Support Agent"]
+        customers = list(_customers(rng, CUSTOMERS_PER_SCALE * scale, support_reps))
+        done("Customer", _insert(db, "Customer", customers))
 
         invoice_rows: list[tuple] = []
 
@@ -343,9 +450,12 @@ def generate(db_path: Path, scale: int = 1, seed: int = 42) -> dict[str, int]:
                 else:
                     invoice_rows.append(row)
 
-        line_count = _insert(db, "invoice_lines", lines())
-        done("invoices", _insert(db, "invoices", invoice_rows))
-        done("invoice_lines", line_count)
+        line_count = _insert(db, "InvoiceLine", lines())
+        done("Invoice", _insert(db, "Invoice", invoice_rows))
+        done("InvoiceLine", line_count)
+        playlists = PLAYLISTS_PER_SCALE * scale
+        done("Playlist", _insert(db, "Playlist", _playlists(rng, playlists)))
+        done("PlaylistTrack", _insert(db, "PlaylistTrack", _playlist_tracks(rng, playlists, tracks)))
         db.execute("COMMIT")
     finally:
         db.close()
@@ -355,7 +465,7 @@ def generate(db_path: Path, scale: int = 1, seed: int = 42) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Generate a deterministic Chinook-shaped SQLite database "
+        description="Generate a deterministic SQLite database in the public Chinook DDL "
         "(scale 1 is about 10k invoice lines; same seed and scale give the same bytes).")
     parser.add_argument("--scale", type=int, default=1, help="size multiplier, >= 1 (default 1)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")

@@ -9,7 +9,7 @@ select
     invoices.invoice_id,
     invoices.invoice_total,
     line_totals.lines_total
-from {{ ref('stg_raw__invoices') }} as invoices
+from {{ ref('stg_raw__invoice') }} as invoices
 left join line_totals on line_totals.invoice_id = invoices.invoice_id
 where line_totals.lines_total is null
    or invoices.invoice_total <> line_totals.lines_total

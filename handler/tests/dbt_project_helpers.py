@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,7 +19,32 @@ from types import ModuleType
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt"
 BIN = Path(sys.executable).parent
-TABLES = ["artists", "albums", "genres", "tracks", "customers", "invoices", "invoice_lines"]
+# The public Chinook database's tables, as the generator and sources.yml name them.
+TABLES = ["Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine", "MediaType",
+          "Playlist", "PlaylistTrack", "Track"]
+FIXTURE_DB_SQL = REPO / "handler" / "tests" / "fixtures" / "chinook_public"
+
+
+def folder(table: str) -> str:
+    """The raw-zone folder of a table: its name in lower case."""
+    return table.lower()
+
+
+def snake(name: str) -> str:
+    """PascalCase -> snake_case, as staging names things (InvoiceLine -> invoice_line)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def fixture_database(path: Path) -> Path:
+    """The hand-written public-DDL fixture (fixtures/chinook_public/*.sql) as a SQLite file."""
+    import sqlite3
+
+    path.unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript((FIXTURE_DB_SQL / "schema.sql").read_text(encoding="utf-8"))
+        db.executescript((FIXTURE_DB_SQL / "rows.sql").read_text(encoding="utf-8"))
+        db.commit()
+    return path
 
 
 def load_module(name: str, path: Path) -> ModuleType:
@@ -61,7 +87,7 @@ def read_jsonl(path: Path) -> list[dict]:
 def raw_rows(local_data_dir: Path, table: str) -> list[dict]:
     """All rows of a raw table, across its ingest_date partitions."""
     rows: list[dict] = []
-    for part in sorted((local_data_dir / "raw" / table).glob("ingest_date=*/*.jsonl")):
+    for part in sorted((local_data_dir / "raw" / folder(table)).glob("ingest_date=*/*.jsonl")):
         rows.extend(read_jsonl(part))
     return rows
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 import yaml
 
-from dbt_project_helpers import DBT_DIR, TABLES, ingest_module, raw_rows, run_dbt, sample_data
+from dbt_project_helpers import DBT_DIR, TABLES, folder, ingest_module, raw_rows, run_dbt, sample_data, snake
 
 MARTS = ["album_track_counts", "dim_customers", "dim_tracks", "fct_invoice_lines", "revenue_by_country",
          "revenue_by_genre"]
@@ -32,6 +32,8 @@ ATHENA_ENV = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
 }
 ATHENA_TYPE = re.compile(r"^(string|bigint|int|double|boolean|date|timestamp|decimal\(\d+,\d+\))$")
+STAGING = [f"stg_raw__{snake(t)}" for t in TABLES]
+LITERAL_FILTER = re.compile(r"where ingest_date = '(\d{4}-\d{2}-\d{2})'\s*\)", re.S)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_build_runs_every_model_and_test_successfully(built):
     statuses = Counter(r["status"] for r in results)
     assert set(statuses) <= {"success", "pass"}, statuses
     ran = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
-    assert ran == {f"stg_raw__{t}" for t in TABLES} | set(MARTS)
+    assert ran == {f"stg_raw__{snake(t)}" for t in TABLES} | set(MARTS)
     tests = [r["unique_id"] for r in results if r["unique_id"].startswith("test.")]
     assert any("assert_invoice_totals_match_lines" in t for t in tests)
     assert any("assert_revenue_marts_reconcile" in t for t in tests)
@@ -85,11 +87,13 @@ def test_every_primary_key_is_tested_unique_and_not_null(built):
         if node["resource_type"] == "test" and node.get("test_metadata"):
             model = node["attached_node"].split(".")[-1] if node.get("attached_node") else None
             tested[(model, node.get("column_name"))].add(node["test_metadata"]["name"])
-    keys = {f"stg_raw__{t}": f"{t[:-1]}_id" if t != "invoice_lines" else "invoice_line_id" for t in TABLES}
+    keys = {f"stg_raw__{snake(t)}": f"{snake(t)}_id" for t in TABLES if t != "PlaylistTrack"}
     keys.update({"dim_tracks": "track_id", "dim_customers": "customer_id", "fct_invoice_lines": "invoice_line_id",
                  "album_track_counts": "album_id", "revenue_by_genre": "genre_id", "revenue_by_country": "country"})
     for model, key in keys.items():
         assert {"unique", "not_null"} <= tested[(model, key)], (model, key)
+    # PlaylistTrack's key is the pair (playlist_id, track_id).
+    assert "unique_combination" in tested[("stg_raw__playlist_track", None)]
     kinds = {name for names in tested.values() for name in names}
     assert {"relationships", "accepted_values"} <= kinds
 
@@ -98,7 +102,7 @@ def test_source_row_counts_equal_the_ingested_rows(built):
     for table in TABLES:
         rows = built["ingested"]["tables"][table]["rows"]
         assert rows == built["counts"][table]
-        assert _query(built, f"select count(*) from main.stg_raw__{table}")[0][0] == rows, table
+        assert _query(built, f"select count(*) from main.stg_raw__{snake(table)}")[0][0] == rows, table
 
 
 def test_marts_are_parquet_files_under_processed(built):
@@ -113,11 +117,11 @@ def test_marts_are_parquet_files_under_processed(built):
 
 def test_album_track_counts_match_the_raw_rows(built):
     data = built["data_dir"]
-    artists = {r["artist_id"]: r["name"] for r in raw_rows(data, "artists")}
-    tracks_per_album = Counter(r["album_id"] for r in raw_rows(data, "tracks"))
+    artists = {r["ArtistId"]: r["Name"] for r in raw_rows(data, "Artist")}
+    tracks_per_album = Counter(r["AlbumId"] for r in raw_rows(data, "Track"))
     expected = sorted(
-        (a["album_id"], a["title"], artists[a["artist_id"]], tracks_per_album.get(a["album_id"], 0))
-        for a in raw_rows(data, "albums")
+        (a["AlbumId"], a["Title"], artists[a["ArtistId"]], tracks_per_album.get(a["AlbumId"], 0))
+        for a in raw_rows(data, "Album")
     )
     assert _mart(built, "album_track_counts", "album_id") == expected
     with duckdb.connect() as db:
@@ -127,11 +131,11 @@ def test_album_track_counts_match_the_raw_rows(built):
 
 
 def _line_amounts(data: Path):
-    invoices = {r["invoice_id"]: r for r in raw_rows(data, "invoices")}
-    tracks = {r["track_id"]: r for r in raw_rows(data, "tracks")}
-    for line in raw_rows(data, "invoice_lines"):
-        amount = _money(line["unit_price"]) * line["quantity"]
-        yield line, invoices[line["invoice_id"]], tracks[line["track_id"]], amount
+    invoices = {r["InvoiceId"]: r for r in raw_rows(data, "Invoice")}
+    tracks = {r["TrackId"]: r for r in raw_rows(data, "Track")}
+    for line in raw_rows(data, "InvoiceLine"):
+        amount = _money(line["UnitPrice"]) * line["Quantity"]
+        yield line, invoices[line["InvoiceId"]], tracks[line["TrackId"]], amount
 
 
 def test_revenue_by_genre_matches_the_raw_rows(built):
@@ -140,12 +144,12 @@ def test_revenue_by_genre_matches_the_raw_rows(built):
     units: Counter = Counter()
     invoices: defaultdict[int, set] = defaultdict(set)
     for line, _, track, amount in _line_amounts(data):
-        revenue[track["genre_id"]] += amount
-        units[track["genre_id"]] += line["quantity"]
-        invoices[track["genre_id"]].add(line["invoice_id"])
+        revenue[track["GenreId"]] += amount
+        units[track["GenreId"]] += line["Quantity"]
+        invoices[track["GenreId"]].add(line["InvoiceId"])
     expected = sorted(
-        (g["genre_id"], g["name"], len(invoices[g["genre_id"]]), units[g["genre_id"]], revenue[g["genre_id"]])
-        for g in raw_rows(data, "genres")
+        (g["GenreId"], g["Name"], len(invoices[g["GenreId"]]), units[g["GenreId"]], revenue[g["GenreId"]])
+        for g in raw_rows(data, "Genre")
     )
     actual = [(gid, name, inv, units_sold, _money(rev))
               for gid, name, inv, units_sold, rev in _mart(built, "revenue_by_genre", "genre_id")]
@@ -164,30 +168,30 @@ def test_revenue_by_country_matches_the_raw_rows(built):
     customers: defaultdict[str, set] = defaultdict(set)
     invoices: defaultdict[str, set] = defaultdict(set)
     for _, invoice, _, amount in _line_amounts(data):
-        country = invoice["billing_country"]
+        country = invoice["BillingCountry"]
         revenue[country] += amount
-        customers[country].add(invoice["customer_id"])
-        invoices[country].add(invoice["invoice_id"])
+        customers[country].add(invoice["CustomerId"])
+        invoices[country].add(invoice["InvoiceId"])
     expected = sorted(
         (c, regions[c], len(customers[c]), len(invoices[c]), revenue[c]) for c in revenue
     )
     actual = [(c, r, cust, inv, _money(rev)) for c, r, cust, inv, rev in _mart(built, "revenue_by_country", "country")]
     assert actual == expected
     # Revenue is what was invoiced, to the cent.
-    assert sum(revenue.values()) == sum(_money(i["total"]) for i in raw_rows(data, "invoices"))
+    assert sum(revenue.values()) == sum(_money(i["Total"]) for i in raw_rows(data, "Invoice"))
 
 
 def test_staging_reads_only_the_newest_ingest_date(built):
     """A newer partition replaces, not adds to, the previous one."""
-    newer = built["data_dir"] / "raw" / "artists" / "ingest_date=2024-02-01"
+    newer = built["data_dir"] / "raw" / "artist" / "ingest_date=2024-02-01"
     newer.mkdir()
     try:
-        rows = raw_rows(built["data_dir"], "artists")[:5]
+        rows = raw_rows(built["data_dir"], "Artist")[:5]
         (newer / "part-0000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        assert _query(built, "select count(*), max(ingest_date) from main.stg_raw__artists")[0] == (5, "2024-02-01")
+        assert _query(built, "select count(*), max(ingest_date) from main.stg_raw__artist")[0] == (5, "2024-02-01")
     finally:
         shutil.rmtree(newer)
-    assert _query(built, "select count(*) from main.stg_raw__artists")[0][0] == built["counts"]["artists"]
+    assert _query(built, "select count(*) from main.stg_raw__artist")[0][0] == built["counts"]["Artist"]
 
 
 # --- the Athena targets and the contract with the stack ------------------------------------
@@ -198,15 +202,15 @@ def test_athena_target_parses_and_compiles_for_athena(tmp_path):
                      env=ATHENA_ENV)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     compiled = tmp_path / "target" / "compiled" / "dbt_lambda" / "models"
-    invoices = (compiled / "staging" / "stg_raw__invoices.sql").read_text()
-    assert '"awsdatacatalog"."dev_data_lake"."invoices"' in invoices
-    assert "cast(invoice_date as timestamp(3))" in invoices
+    invoices = (compiled / "staging" / "stg_raw__invoice.sql").read_text()
+    assert '"awsdatacatalog"."dev_data_lake"."invoice"' in invoices
+    assert "cast(InvoiceDate as timestamp(3))" in invoices
     assert "read_json_auto" not in invoices
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     fact = manifest["nodes"]["model.dbt_lambda.fct_invoice_lines"]["config"]
     assert fact["materialized"] == "table" and fact["format"] == "parquet"
     assert fact["partitioned_by"] == ["invoice_year"]
-    staging = manifest["nodes"]["model.dbt_lambda.stg_raw__tracks"]["config"]
+    staging = manifest["nodes"]["model.dbt_lambda.stg_raw__track"]["config"]
     assert staging["materialized"] == "view"
 
 
@@ -223,7 +227,7 @@ def test_local_is_the_default_target_with_external_parquet_marts(built):
     assert manifest["metadata"]["adapter_type"] == "duckdb"
     nodes = manifest["nodes"]
     assert {nodes[f"model.dbt_lambda.{m}"]["config"]["materialized"] for m in MARTS} == {"external"}
-    assert {nodes[f"model.dbt_lambda.stg_raw__{t}"]["config"]["materialized"] for t in TABLES} == {"view"}
+    assert {nodes[f"model.dbt_lambda.stg_raw__{snake(t)}"]["config"]["materialized"] for t in TABLES} == {"view"}
 
 
 def test_sources_yml_keeps_the_shape_the_stack_reads():
@@ -232,8 +236,10 @@ def test_sources_yml_keeps_the_shape_the_stack_reads():
     raw = [s for s in sources["sources"] if s["name"] == "raw"]
     assert len(raw) == 1
     assert raw[0]["schema"] == "{{ env_var('GLUE_DATABASE_NAME', 'raw') }}"
-    assert "{name}" in raw[0]["meta"]["external_location"]
+    assert "/raw/{identifier}/" in raw[0]["meta"]["external_location"]
     assert [t["name"] for t in raw[0]["tables"]] == TABLES
+    # The folder (and Glue table) is the lower-case name, as the ingestion writes it.
+    assert [t["identifier"] for t in raw[0]["tables"]] == [folder(t) for t in TABLES]
 
 
 def test_sources_yml_columns_match_the_sample_database(tmp_path):
@@ -245,14 +251,54 @@ def test_sources_yml_columns_match_the_sample_database(tmp_path):
     tables = {t["name"]: t for t in sources["sources"][0]["tables"]}
     with sqlite3.connect(db_path) as db:
         for name, table in tables.items():
-            assert re.fullmatch(r"[a-z][a-z0-9_]*", name)
             assert table["description"]
             declared = [c["name"] for c in table["columns"]]
-            actual = [row[1] for row in db.execute(f"pragma table_info({name})")]
+            actual = [row[1] for row in db.execute(f"pragma table_info([{name}])")]
             assert declared == actual, name
             assert "ingest_date" not in declared
             for column in table["columns"]:
                 assert ATHENA_TYPE.match(column["data_type"]), (name, column)
                 assert column["description"]
-                if column["name"].endswith("_id"):
+                if column["name"].endswith("Id") or column["name"] in ("ReportsTo", "SupportRepId"):
                     assert column["data_type"] == "bigint", (name, column["name"])
+
+
+# --- partition pruning: a literal filter per staging model ------------------------------------
+
+
+@pytest.mark.parametrize("target", ["local", "dev"])
+def test_staging_filters_a_literal_partition_when_the_dates_are_given(tmp_path, target):
+    """Compiled offline for DuckDB and Athena: each staging model reads exactly its table's given day."""
+    dates = {table: f"2024-0{1 + index % 9}-{10 + index:02d}" for index, table in enumerate(TABLES)}
+    (tmp_path / "data").mkdir()
+    env = ATHENA_ENV if target == "dev" else {"LOCAL_DATA_DIR": str(tmp_path / "data")}
+    args = ["compile", "--target", target, "--select", "staging", "--vars", json.dumps({"raw_ingest_dates": dates})]
+    if target == "dev":
+        args += ["--no-populate-cache", "--no-introspect"]
+    result = run_dbt(args, tmp_path, env=env)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    compiled = tmp_path / "target" / "compiled" / "dbt_lambda" / "models" / "staging"
+    for table in TABLES:
+        sql = (compiled / f"stg_raw__{snake(table)}.sql").read_text()
+        assert LITERAL_FILTER.findall(sql) == [dates[table]], (table, sql)
+        assert "max(ingest_date)" not in sql
+        if target == "dev":
+            assert f'"awsdatacatalog"."dev_data_lake"."{folder(table)}"' in sql
+        else:
+            assert f"/raw/{folder(table)}/*/*.jsonl" in sql
+
+
+def test_without_the_dates_staging_falls_back_to_the_newest_partition_query(tmp_path):
+    result = run_dbt(["compile", "--target", "dev", "--select", "staging", "--no-populate-cache", "--no-introspect"],
+                     tmp_path, env=ATHENA_ENV)
+    assert result.returncode == 0, result.stdout[-4000:]
+    sql = (tmp_path / "target/compiled/dbt_lambda/models/staging/stg_raw__album.sql").read_text()
+    assert 'where ingest_date = (select max(ingest_date) from "awsdatacatalog"."dev_data_lake"."album")' in sql
+
+
+def test_a_malformed_date_variable_is_refused_at_compile(tmp_path):
+    bad = json.dumps({"raw_ingest_dates": {"Album": "2024-01-01' or 1=1 --"}})
+    result = run_dbt(["compile", "--target", "dev", "--select", "stg_raw__album", "--vars", bad,
+                      "--no-populate-cache", "--no-introspect"], tmp_path, env=ATHENA_ENV)
+    assert result.returncode != 0
+    assert "raw_ingest_dates.Album: expected a date as YYYY-MM-DD" in result.stdout

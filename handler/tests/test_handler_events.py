@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,11 +19,46 @@ import settings
 from cli_args import plan
 from runner_helpers import HANDLER_ENV, REPO
 
-RAW_TABLES = {"artists", "albums", "genres", "tracks", "customers", "invoices", "invoice_lines"}
+RAW_TABLES = {name: name.lower() for name in (
+    "Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine", "MediaType", "Playlist",
+    "PlaylistTrack", "Track")}
+BUCKET = "p-raw-1a2b"
+SEEDS = "resource_type:seed"
 
 
-def parse(event, default_command=("build",), tables=RAW_TABLES, raw_bucket=None):
-    return events.parse(event, default_command=default_command, raw_tables=lambda: tables, raw_bucket=raw_bucket)
+def parse(event, default_command=("build",), tables=RAW_TABLES, raw_bucket=None, read_object=None):
+    return events.parse(event, default_command=default_command, raw_tables=lambda: tables, raw_bucket=raw_bucket,
+                        read_object=read_object)
+
+
+def created(key: str, bucket: str = BUCKET) -> dict:
+    return {"version": "0", "detail-type": "Object Created", "source": "aws.s3", "region": "ap-southeast-2",
+            "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}
+
+
+MANIFEST_KEY = "manifests/ingest_date=2024-05-01/20240501T010203Z-0a1b2c3d4e5f.json"
+
+
+def manifest(**changes) -> dict:
+    document = {
+        "format": "dbt-lambda/ingest-manifest", "version": 1, "ingest_id": "20240501T010203Z-0a1b2c3d4e5f",
+        "ingest_date": "2024-05-01", "source": "s3://p-raw-1a2b/db/chinook.db", "created_at": "2024-05-01T01:02:03Z",
+        "tables": [{"name": "Track", "folder": "track", "rows": 3, "keys": ["raw/track/ingest_date=2024-05-01/part-0000.jsonl"]},
+                   {"name": "Album", "folder": "album", "rows": 2, "keys": ["raw/album/ingest_date=2024-05-01/part-0000.jsonl"]}],
+    }
+    document.update(changes)
+    return document
+
+
+def reader(objects: dict[tuple[str, str], bytes]):
+    calls = []
+
+    def read_object(bucket, key):
+        calls.append((bucket, key))
+        return objects[(bucket, key)]
+
+    read_object.calls = calls
+    return read_object
 
 
 def test_direct_invocation_keeps_command_and_arguments():
@@ -62,19 +98,120 @@ def test_default_command_may_carry_arguments():
 
 
 def test_object_created_builds_the_table_and_everything_downstream():
-    request = parse(
-        {
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "detail": {"bucket": {"name": "p-raw-1a2b"}, "object": {"key": "raw/invoice_lines/ingest_date=2024-05-01/part-0000.jsonl"}},
-        },
-        raw_bucket="p-raw-1a2b",
-    )
-    assert request == events.Request("s3", ("build",), ("--select", "source:raw.invoice_lines+"), "detail.object.key")
+    request = parse(created("raw/invoiceline/ingest_date=2024-05-01/part-0000.jsonl"), raw_bucket=BUCKET)
+    assert request == events.Request("s3", ("build",), ("--select", "source:raw.InvoiceLine+", SEEDS), "detail.object.key")
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("raw/invoice_lines/ingest_date=2024-05-01/part-0000.jsonl", "folder raw/invoice_lines/ is not a table"),
+        ("raw/InvoiceLine/ingest_date=2024-05-01/part-0000.jsonl", "expected a lower-case table folder"),
+        ("landing/chinook.db", "expected a key under 'manifests/' or 'raw/<table>/'"),
+    ],
+)
+def test_object_created_for_an_unknown_folder_is_refused(key, message):
+    with pytest.raises(events.EventError, match=message) as raised:
+        parse(created(key))
+    assert raised.value.field == "detail.object.key"
+
+
+def test_manifest_event_is_one_build_over_every_table_it_names():
+    read = reader({(BUCKET, MANIFEST_KEY): json.dumps(manifest()).encode()})
+    request = parse(created(MANIFEST_KEY), raw_bucket=BUCKET, read_object=read)
+    assert request == events.Request(
+        "manifest", ("build",), ("--select", "source:raw.Track+", "source:raw.Album+", SEEDS), "manifest.tables")
+    assert read.calls == [(BUCKET, MANIFEST_KEY)]
+
+
+def test_manifest_tables_the_project_does_not_declare_are_logged_and_skipped(capsys):
+    tables = [{"name": "Album", "keys": []}, {"name": "Audit", "folder": "audit", "rows": 1, "keys": []}]
+    read = reader({(BUCKET, MANIFEST_KEY): json.dumps(manifest(tables=tables)).encode()})
+    request = parse(created(MANIFEST_KEY), read_object=read)
+    assert request.cli_args == ("--select", "source:raw.Album+", SEEDS)
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["event"], r["tables"]) for r in logged] == [("manifest_tables_skipped", ["Audit"])]
+
+
+def _broken(field_value):
+    return json.dumps(manifest(**field_value)).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (b"not json {", "manifest", "not JSON"),
+        (b"[1, 2]", "manifest", "expected a JSON object"),
+        (_broken({"format": "something-else"}), "manifest.format", "expected 'dbt-lambda/ingest-manifest'"),
+        (json.dumps({k: v for k, v in manifest().items() if k != "format"}).encode(), "manifest.format", "got 'None'"),
+        (_broken({"version": 2}), "manifest.version", "expected one of [1]"),
+        (_broken({"version": "1"}), "manifest.version", "expected one of [1]"),
+        (_broken({"ingest_date": "2024-05-02"}), "manifest.ingest_date", "as in the object key"),
+        (json.dumps({k: v for k, v in manifest().items() if k != "tables"}).encode(), "manifest.tables", "non-empty list"),
+        (_broken({"tables": []}), "manifest.tables", "non-empty list"),
+        (_broken({"tables": [{"name": "Album"}, {"rows": 1}]}), "manifest.tables[1].name", "expected the table's name"),
+        (_broken({"tables": [{"name": "Album", "folder": 7}]}), "manifest.tables[0].folder", "raw-zone folder"),
+        (_broken({"tables": [{"name": "Audit"}]}), "manifest.tables", "none of the manifest's tables (Audit)"),
+        (b" " * (events.MAX_MANIFEST_BYTES + 1), "manifest", "at most"),
+    ],
+)
+def test_bad_manifests_are_refused_naming_the_field(body, field, message):
+    with pytest.raises(events.EventError, match=re.escape(message)) as raised:
+        parse(created(MANIFEST_KEY), read_object=reader({(BUCKET, MANIFEST_KEY): body}))
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("key", "read_object", "message"),
+    [
+        ("manifests/latest.json", None, "expected 'manifests/ingest_date=YYYY-MM-DD/<ingest_id>.json'"),
+        ("manifests/ingest_date=2024-05-01/../../raw/x.json", None, "expected 'manifests/ingest_date="),
+        (MANIFEST_KEY, reader({}), "cannot read the manifest"),
+        (MANIFEST_KEY, None, "no way to read manifest objects"),
+    ],
+)
+def test_manifest_keys_that_cannot_be_read_are_refused(key, read_object, message):
+    with pytest.raises(events.EventError, match=re.escape(message)) as raised:
+        parse(created(key), read_object=read_object)
+    assert raised.value.field == "detail.object.key"
+
+
+def test_manifest_in_another_bucket_is_refused_before_it_is_read():
+    read = reader({})
+    with pytest.raises(events.EventError, match="expected the raw bucket") as raised:
+        parse(created(MANIFEST_KEY, bucket="someone-elses"), raw_bucket=BUCKET, read_object=read)
+    assert raised.value.field == "detail.bucket.name" and read.calls == []
+
+
+def test_local_manifest_reader_reads_under_the_data_folder(tmp_path):
+    import manifests
+
+    path = tmp_path / MANIFEST_KEY
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(manifest()))
+    request = parse(created(MANIFEST_KEY, bucket="local"), read_object=manifests.local_reader(tmp_path))
+    assert request.cli_args[1:3] == ("source:raw.Track+", "source:raw.Album+")
+    with pytest.raises(events.EventError, match="cannot read the manifest"):
+        parse(created(MANIFEST_KEY.replace("0a1b", "ffff")), read_object=manifests.local_reader(tmp_path))
 
 
 def test_raw_tables_are_read_from_the_real_projects_raw_source():
     assert project.raw_tables(REPO / "dbt") == RAW_TABLES
+
+
+def test_runtime_vars_reach_the_command_but_neither_the_parse_nor_the_cache_key(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "dev")
+    config = settings.load()
+    request = parse({"command": ["build"], "cli_args": ["--vars", "{day: 1}"]})
+    dates = {"raw_ingest_dates": {"Album": "2024-05-01"}}
+    with_dates = plan(request, config, runtime_vars=lambda: dates)
+    without = plan(request, config)
+    assert with_dates.args[-2:] == ["--vars", json.dumps({"day": 1, "raw_ingest_dates": {"Album": "2024-05-01"}}, sort_keys=True)]
+    assert with_dates.parse_args == without.parse_args
+    assert with_dates.cache_inputs == without.cache_inputs == ["dev", "--vars", "{day: 1}"]
+    # The request's own value wins over the handler's.
+    own = parse({"command": ["build"], "cli_args": ["--vars", '{"raw_ingest_dates": {"Album": "2020-01-01"}}']})
+    assert json.loads(plan(own, config, runtime_vars=lambda: dates).args[-1]) == {"raw_ingest_dates": {"Album": "2020-01-01"}}
 
 
 def test_plan_pins_project_profiles_target_and_tmp_paths(monkeypatch):

@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 MARTS = {"album_track_counts", "revenue_by_genre", "revenue_by_country", "fct_invoice_lines", "dim_tracks", "dim_customers"}
-RAW = ("artists", "albums", "genres", "tracks", "customers", "invoices", "invoice_lines")
+RAW = ("artist", "album", "genre", "track", "customer", "invoice", "invoice_line", "employee", "media_type",
+       "playlist", "playlist_track")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def built(handler_module, sample_local_dir):
 
 def raw_rows(local: Path, table: str) -> list[dict]:
     rows = []
-    for part in sorted((local / "raw" / table).glob("ingest_date=*/*.jsonl")):
+    for part in sorted((local / "raw" / table.lower()).glob("ingest_date=*/*.jsonl")):
         rows.extend(json.loads(line) for line in part.read_text().splitlines() if line)
     return rows
 
@@ -56,23 +57,23 @@ def test_outputs_are_where_the_local_target_puts_them(built):
 
 def test_album_track_counts_match_the_raw_rows(built):
     _, local = built
-    artists = {row["artist_id"]: row["name"] for row in raw_rows(local, "artists")}
-    tracks_per_album = Counter(row["album_id"] for row in raw_rows(local, "tracks"))
+    artists = {row["ArtistId"]: row["Name"] for row in raw_rows(local, "Artist")}
+    tracks_per_album = Counter(row["AlbumId"] for row in raw_rows(local, "Track"))
     expected = sorted(
-        (album["album_id"], album["title"], artists[album["artist_id"]], tracks_per_album.get(album["album_id"], 0))
-        for album in raw_rows(local, "albums")
+        (album["AlbumId"], album["Title"], artists[album["ArtistId"]], tracks_per_album.get(album["AlbumId"], 0))
+        for album in raw_rows(local, "Album")
     )
     actual = sorted(mart(local, "album_track_counts", "album_id, album_title, artist_name, track_count"))
     assert actual == expected
-    assert sum(row[3] for row in actual) == len(raw_rows(local, "tracks"))
+    assert sum(row[3] for row in actual) == len(raw_rows(local, "Track"))
 
 
 def test_revenue_by_country_matches_the_raw_rows(built):
     _, local = built
-    country_of_invoice = {row["invoice_id"]: row["billing_country"] for row in raw_rows(local, "invoices")}
+    country_of_invoice = {row["InvoiceId"]: row["BillingCountry"] for row in raw_rows(local, "Invoice")}
     revenue: dict[str, Decimal] = defaultdict(Decimal)
-    for line in raw_rows(local, "invoice_lines"):
-        amount = Decimal(str(line["unit_price"])) * line["quantity"]
-        revenue[country_of_invoice[line["invoice_id"]]] += amount.quantize(Decimal("0.01"))
+    for line in raw_rows(local, "InvoiceLine"):
+        amount = Decimal(str(line["UnitPrice"])) * line["Quantity"]
+        revenue[country_of_invoice[line["InvoiceId"]]] += amount.quantize(Decimal("0.01"))
     actual = {country: Decimal(str(value)) for country, value in mart(local, "revenue_by_country", "country, revenue")}
     assert actual == dict(revenue)

@@ -97,7 +97,7 @@ def test_object_created_builds_only_what_depends_on_the_table(handler_module, ti
         "detail": {"bucket": {"name": "raw"}, "object": {"key": "raw/numbers/ingest_date=2024-01-01/part-0000.jsonl"}},
     }
     summary = handler_module.handler(event, context)
-    assert summary["command"] == ["build", "--select", "source:raw.numbers+"]
+    assert summary["command"] == ["build", "--select", "source:raw.numbers+", "resource_type:seed"]
     assert summary["counts"] == {"success": 1, "pass": 2}
 
 

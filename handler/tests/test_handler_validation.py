@@ -102,12 +102,13 @@ CORPUS = [
     (object_created(**{"detail.bucket": None}), "detail.bucket.name", "raw bucket"),
     (object_created(**{"detail.object": None}), "detail.object.key", "raw/<table>/"),
     (object_created(**{"detail.object.key": 7}), "detail.object.key", "raw/<table>/"),
-    (object_created(**{"detail.object.key": "processed/numbers/x.parquet"}), "detail.object.key", "under 'raw/<table>/'"),
-    (object_created(**{"detail.object.key": "raw/numbers"}), "detail.object.key", "under 'raw/<table>/'"),
-    (object_created(**{"detail.object.key": "raw/Numbers-2/x.jsonl"}), "detail.object.key", "lowercase snake_case"),
-    (object_created(**{"detail.object.key": "raw/unknown/x.jsonl"}), "detail.object.key", "'unknown' is not in the project's 'raw' source; known tables: numbers"),
+    (object_created(**{"detail.object.key": "processed/numbers/x.parquet"}), "detail.object.key", "under 'manifests/' or 'raw/<table>/'"),
+    (object_created(**{"detail.object.key": "raw/numbers"}), "detail.object.key", "under 'manifests/' or 'raw/<table>/'"),
+    (object_created(**{"detail.object.key": "raw/Numbers-2/x.jsonl"}), "detail.object.key", "lower-case table folder"),
+    (object_created(**{"detail.object.key": "raw/unknown/x.jsonl"}), "detail.object.key", "raw/unknown/ is not a table of the project's 'raw' source; known folders: numbers"),
+    (object_created(**{"detail.object.key": "manifests/x.json"}), "detail.object.key", "manifests/ingest_date=YYYY-MM-DD/<ingest_id>.json"),
     # A table of another source is not a raw table.
-    (object_created(**{"detail.object.key": "raw/not_raw/x.jsonl"}), "detail.object.key", "'not_raw' is not in the project's 'raw' source"),
+    (object_created(**{"detail.object.key": "raw/not_raw/x.jsonl"}), "detail.object.key", "raw/not_raw/ is not a table of the project's 'raw' source"),
 ]
 
 

@@ -6,5 +6,5 @@ select
     customers.city,
     customers.country,
     coalesce(regions.region, 'Unassigned') as region
-from {{ ref('stg_raw__customers') }} as customers
+from {{ ref('stg_raw__customer') }} as customers
 left join {{ ref('country_regions') }} as regions on regions.country = customers.country

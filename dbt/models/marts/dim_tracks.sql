@@ -1,3 +1,5 @@
+{#- Left joins: the public DDL lets a track have no album or genre (AlbumId, GenreId are nullable),
+    and such a track is still a track. -#}
 select
     tracks.track_id,
     tracks.track_name,
@@ -11,7 +13,7 @@ select
     -- A double before dividing: Trino divides by the decimal literal 1000.0 at scale 1.
     cast(tracks.duration_ms as double) / 1000 as duration_seconds,
     tracks.unit_price
-from {{ ref('stg_raw__tracks') }} as tracks
-inner join {{ ref('stg_raw__albums') }} as albums on albums.album_id = tracks.album_id
-inner join {{ ref('stg_raw__artists') }} as artists on artists.artist_id = albums.artist_id
-inner join {{ ref('stg_raw__genres') }} as genres on genres.genre_id = tracks.genre_id
+from {{ ref('stg_raw__track') }} as tracks
+left join {{ ref('stg_raw__album') }} as albums on albums.album_id = tracks.album_id
+left join {{ ref('stg_raw__artist') }} as artists on artists.artist_id = albums.artist_id
+left join {{ ref('stg_raw__genre') }} as genres on genres.genre_id = tracks.genre_id

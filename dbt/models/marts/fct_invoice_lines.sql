@@ -16,6 +16,6 @@ select
     lines.quantity,
     {{ money('lines.unit_price * lines.quantity') }} as line_amount,
     cast(extract(year from invoices.invoiced_at) as integer) as invoice_year
-from {{ ref('stg_raw__invoice_lines') }} as lines
-inner join {{ ref('stg_raw__invoices') }} as invoices on invoices.invoice_id = lines.invoice_id
-inner join {{ ref('stg_raw__tracks') }} as tracks on tracks.track_id = lines.track_id
+from {{ ref('stg_raw__invoice_line') }} as lines
+inner join {{ ref('stg_raw__invoice') }} as invoices on invoices.invoice_id = lines.invoice_id
+inner join {{ ref('stg_raw__track') }} as tracks on tracks.track_id = lines.track_id

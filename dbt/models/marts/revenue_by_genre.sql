@@ -4,6 +4,6 @@ select
     count(distinct lines.invoice_id) as invoice_count,
     coalesce(sum(lines.quantity), 0) as units_sold,
     {{ money('coalesce(sum(lines.line_amount), 0)') }} as revenue
-from {{ ref('stg_raw__genres') }} as genres
+from {{ ref('stg_raw__genre') }} as genres
 left join {{ ref('fct_invoice_lines') }} as lines on lines.genre_id = genres.genre_id
 group by genres.genre_id, genres.genre_name
