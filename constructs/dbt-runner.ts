@@ -2,18 +2,15 @@ import { Construct } from "constructs";
 import { Fn } from "cdktf";
 import { LambdaAlias } from "@cdktf/provider-aws/lib/lambda-alias";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
-import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
-import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { FUNCTION_ZIP, LAYER_ZIP } from "./artifacts";
-import { GrantStatement, IGrantable, toPolicyStatement } from "./grants";
+import { ARCHITECTURE, FunctionBasics, RUNTIME } from "./function-basics";
+import { GrantStatement, IGrantable } from "./grants";
 
-export const RUNTIME = "python3.12";
-export const ARCHITECTURE = "arm64";
+export { ARCHITECTURE, RUNTIME } from "./function-basics";
 
 export interface DbtRunnerProps {
   /** `<env>-dbt-runner`; also names the log group, role, layer and queue. */
@@ -81,8 +78,7 @@ export class DbtRunner extends Construct implements IGrantable {
   readonly logGroup: CloudwatchLogGroup;
   readonly layer: LambdaLayerVersion;
   readonly deadLetterQueue: SqsQueue;
-  private readonly statements: GrantStatement[] = [];
-  private readonly policyDocument: DataAwsIamPolicyDocument;
+  private readonly basics: FunctionBasics;
 
   constructor(scope: Construct, id: string, props: DbtRunnerProps) {
     super(scope, id);
@@ -91,51 +87,16 @@ export class DbtRunner extends Construct implements IGrantable {
     const layerZip = props.layerZip ?? LAYER_ZIP;
     const snapStart = props.snapStart ?? false;
 
-    this.logGroup = new CloudwatchLogGroup(this, "logs", {
-      name: `/aws/lambda/${name}`,
-      retentionInDays: props.logRetentionDays ?? 14,
-      kmsKeyId: props.kmsKeyArn,
-    });
-
-    const trust = new DataAwsIamPolicyDocument(this, "trust", {
-      statement: [
-        {
-          sid: "LambdaInThisAccount",
-          effect: "Allow",
-          actions: ["sts:AssumeRole"],
-          principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
-          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
-        },
-      ],
-    });
-    this.role = new IamRole(this, "role", {
-      name: `${name}-role`,
-      description: `Execution role of ${name}`,
-      assumeRolePolicy: trust.json,
+    this.basics = new FunctionBasics(this, {
+      functionName: name,
+      accountId: props.accountId,
+      logRetentionDays: props.logRetentionDays,
+      kmsKeyArn: props.kmsKeyArn,
       permissionsBoundary: props.permissionsBoundary,
     });
-
-    this.deadLetterQueue = new SqsQueue(this, "dlq", {
-      name: `${name}-dlq`,
-      sqsManagedSseEnabled: true,
-      messageRetentionSeconds: 14 * 24 * 3600,
-    });
-
-    this.policyDocument = new DataAwsIamPolicyDocument(this, "policy", { statement: [] });
-    const policy = new IamRolePolicy(this, "role-policy", {
-      name: `${name}-permissions`,
-      role: this.role.id,
-      policy: this.policyDocument.json,
-    });
-
-    this.grant({
-      sid: "WriteOwnLogGroup",
-      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-      resources: [`${this.logGroup.arn}:*`],
-    });
-    this.grant({ sid: "SendToDeadLetterQueue", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn] });
-    // X-Ray has no resource-level permissions: AWS accepts only "*" for these two actions.
-    this.grant({ sid: "XRayTracing", actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] });
+    this.logGroup = this.basics.logGroup;
+    this.role = this.basics.role;
+    this.deadLetterQueue = this.basics.deadLetterQueue;
 
     this.layer = new LambdaLayerVersion(this, "layer", {
       layerName: `${name}-dbt`,
@@ -167,7 +128,7 @@ export class DbtRunner extends Construct implements IGrantable {
       // SnapStart applies to published versions only: every code or config change publishes one.
       ...(snapStart ? { publish: true, snapStart: { applyOn: "PublishedVersions" } } : {}),
       // The role's permissions must exist before the first invocation writes logs.
-      dependsOn: [policy, this.logGroup],
+      dependsOn: [this.basics.rolePolicy, this.logGroup],
     });
     this.functionName = this.function.functionName;
     this.functionArn = this.function.arn;
@@ -185,20 +146,15 @@ export class DbtRunner extends Construct implements IGrantable {
     }
 
     // Asynchronous runs arrive through invokeArn, so their retries and expiry are set there.
-    new LambdaFunctionEventInvokeConfig(this, "async-invoke", {
-      functionName: this.function.functionName,
+    this.basics.asyncInvoke(this.function.functionName, {
       qualifier: this.invokeQualifier,
-      maximumRetryAttempts: props.asyncRetryAttempts ?? 1,
-      maximumEventAgeInSeconds: props.maxEventAgeSeconds ?? 6 * 3600,
+      retryAttempts: props.asyncRetryAttempts,
+      maxEventAgeSeconds: props.maxEventAgeSeconds,
     });
   }
 
   /** Adds a statement to the execution role's policy. */
   grant(statement: GrantStatement): void {
-    if (this.statements.some((s) => s.sid === statement.sid)) {
-      throw new Error(`DbtRunner ${this.node.id}: a statement with sid "${statement.sid}" was already granted`);
-    }
-    this.statements.push(statement);
-    this.policyDocument.putStatement(this.statements.map(toPolicyStatement));
+    this.basics.grant(statement);
   }
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { DbtRunner } from "./dbt-runner";
 import { SecureBucket } from "./secure-bucket";
-import { Triggers } from "./triggers";
+import { RawTrigger, Triggers } from "./triggers";
 import { byPath, ofType, ref, synthConstructs, TfJson } from "./__fixtures__/synth";
 
-function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean; snapStart?: boolean }): TfJson {
+function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean; snapStart?: boolean; rawTrigger?: RawTrigger }): TfJson {
   return synthConstructs((stack) => {
     const raw = new SecureBucket(stack, "raw", { bucketName: "acme-raw-0a1b2c3d", eventBridge: opts.eventBridge ?? true });
     const runner = new DbtRunner(stack, "runner", {
@@ -20,6 +20,7 @@ function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean; s
       namePrefix: "dev-dbt-runner",
       scheduleExpression: opts.schedule,
       rawBucket: opts.s3 ? raw : undefined,
+      rawTrigger: opts.rawTrigger,
     });
   });
 }
@@ -35,19 +36,26 @@ describe("Triggers", () => {
     expect(target.arn).toBe(ref(both, "aws_lambda_function", "runner/function", "arn"));
   });
 
-  it("matches Object Created events under raw/ in the raw bucket only", () => {
+  it("by default matches only the ingest manifests' Object Created events in the raw bucket", () => {
     const rule = byPath(both, "aws_cloudwatch_event_rule", "triggers/raw-object-created");
     expect(JSON.parse(rule.event_pattern)).toEqual({
       source: ["aws.s3"],
       "detail-type": ["Object Created"],
       detail: {
         bucket: { name: [ref(both, "aws_s3_bucket", "raw/bucket", "bucket")] },
-        object: { key: [{ prefix: "raw/" }] },
+        object: { key: [{ prefix: "manifests/" }] },
       },
     });
     expect(rule.depends_on).toEqual([expect.stringMatching(/^aws_s3_bucket_notification\./)]);
     expect(byPath(both, "aws_s3_bucket_notification", "raw/notification").eventbridge).toBe(true);
     expect(Object.keys(ofType(both, "aws_s3_bucket_notification"))).toHaveLength(1);
+  });
+
+  it("matches every object under raw/ when the trigger is per object", () => {
+    const perObject = build({ s3: true, rawTrigger: "per-object" });
+    const rule = byPath(perObject, "aws_cloudwatch_event_rule", "triggers/raw-object-created");
+    expect(JSON.parse(rule.event_pattern).detail.object).toEqual({ key: [{ prefix: "raw/" }] });
+    expect(rule.description).toMatch(/one build per object/);
   });
 
   it("lets EventBridge invoke the runner only from each rule's own ARN", () => {

@@ -34,6 +34,18 @@ export interface EnvironmentInput {
   readonly scheduleExpression?: string;
   /** Run dbt when an object lands under `raw/` in the raw bucket. Default true. */
   readonly s3EventTrigger?: boolean;
+  /**
+   * What the S3 trigger builds on: `per-ingest` (default), the one manifest an ingest writes
+   * last under `manifests/`, so one ingest is one build; or `per-object`, every object under
+   * `raw/`, for loaders that write no manifest (one build per object).
+   */
+  readonly rawTrigger?: "per-ingest" | "per-object";
+  /** Deploy the `<env>-ingest` function (the seed pipeline's ingestion). Default true. */
+  readonly ingestFunction?: boolean;
+  /** Key of the SQLite database the ingest function reads from the raw bucket. Default `db/chinook.db`. */
+  readonly ingestSourceKey?: string;
+  /** EventBridge schedule of an ingest of that database, e.g. `cron(0 1 * * ? *)`. Omit for none. */
+  readonly ingestSchedule?: string;
   /** Athena cancels a query that scans more than this many bytes (min 10 MB). Default 10 GB. */
   readonly athenaBytesScannedCutoff?: number;
   /** Protect the data buckets from `terraform destroy` (prevent_destroy). Default: true in prod. */
@@ -67,6 +79,10 @@ export interface EnvironmentConfig {
   readonly reservedConcurrency: number | "none";
   readonly scheduleExpression?: string;
   readonly s3EventTrigger: boolean;
+  readonly rawTrigger: "per-ingest" | "per-object";
+  readonly ingestFunction: boolean;
+  readonly ingestSourceKey: string;
+  readonly ingestSchedule?: string;
   readonly athenaBytesScannedCutoff: number;
   readonly protectDataBuckets: boolean;
   /** Valid but risky choices, printed at synth. */
@@ -85,6 +101,9 @@ export const DEFAULTS = {
   logRetentionDays: 14,
   reservedConcurrency: 1,
   s3EventTrigger: true,
+  rawTrigger: "per-ingest",
+  ingestFunction: true,
+  ingestSourceKey: "db/chinook.db",
   snapStart: false,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
   artifactRetentionDays: 90,

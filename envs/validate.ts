@@ -33,6 +33,8 @@ const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const CRON = /^cron\(\S+( \S+){5}\)$/;
 const RATE = /^rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)$/;
 const MIN_CUTOFF = 10 * 1024 ** 2;
+// An object key: printable characters, not starting with "/".
+const S3_KEY = /^[^/\s][\x21-\x7e]{0,1023}$/;
 // IAM: arn:<partition>:iam::<account>:policy/<optional path/><name>, or a bare policy name.
 const POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:policy\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
 const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
@@ -127,6 +129,28 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
   if (typeof s3EventTrigger !== "boolean") {
     problems.push(`s3EventTrigger = ${show(s3EventTrigger)}: must be true or false`);
   }
+  const rawTrigger = input.rawTrigger ?? DEFAULTS.rawTrigger;
+  if (rawTrigger !== "per-ingest" && rawTrigger !== "per-object") {
+    problems.push(`rawTrigger = ${show(rawTrigger)}: must be "per-ingest" or "per-object"`);
+  }
+
+  const ingestFunction = input.ingestFunction ?? DEFAULTS.ingestFunction;
+  if (typeof ingestFunction !== "boolean") {
+    problems.push(`ingestFunction = ${show(ingestFunction)}: must be true or false`);
+  }
+  const ingestSourceKey = input.ingestSourceKey ?? DEFAULTS.ingestSourceKey;
+  if (typeof ingestSourceKey !== "string" || !S3_KEY.test(ingestSourceKey) || ingestSourceKey.includes("//")) {
+    problems.push(`ingestSourceKey = ${show(ingestSourceKey)}: must be an S3 key such as db/chinook.db (1-1024 characters, no leading "/")`);
+  } else if (ingestSourceKey.startsWith("raw/") || ingestSourceKey.startsWith("manifests/")) {
+    problems.push(`ingestSourceKey = ${show(ingestSourceKey)}: must not be under raw/ or manifests/, which the ingest writes`);
+  }
+  const ingestSchedule = input.ingestSchedule;
+  if (ingestSchedule !== undefined && !CRON.test(ingestSchedule) && !RATE.test(ingestSchedule)) {
+    problems.push(`ingestSchedule = ${show(ingestSchedule)}: must be cron(<6 fields>) or rate(<n> <minute(s)|hour(s)|day(s)>)`);
+  }
+  if (ingestSchedule !== undefined && !ingestFunction) {
+    problems.push("ingestSchedule: needs ingestFunction = true");
+  }
 
   const athenaBytesScannedCutoff = input.athenaBytesScannedCutoff ?? DEFAULTS.athenaBytesScannedCutoff;
   checkInt(problems, "athenaBytesScannedCutoff", athenaBytesScannedCutoff, MIN_CUTOFF, Number.MAX_SAFE_INTEGER);
@@ -180,6 +204,10 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     reservedConcurrency,
     scheduleExpression,
     s3EventTrigger,
+    rawTrigger,
+    ingestFunction,
+    ingestSourceKey,
+    ingestSchedule,
     athenaBytesScannedCutoff,
     protectDataBuckets,
     warnings,

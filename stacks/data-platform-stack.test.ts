@@ -51,7 +51,7 @@ describe("DataPlatformStack providers", () => {
 describe("DataPlatformStack composition", () => {
   it.each(envs)("%s wires the runner to its own buckets, database and workgroup", (env) => {
     const json = stacks[env];
-    const fn = only(json, "aws_lambda_function");
+    const fn = byPath(json, "aws_lambda_function", "dbt-runner/function");
     expect(fn.function_name).toBe(`${env}-dbt-runner`);
     expect(fn.environment.variables).toEqual({
       RAW_BUCKET_NAME: ref(json, "aws_s3_bucket", "raw/bucket", "bucket"),
@@ -64,9 +64,61 @@ describe("DataPlatformStack composition", () => {
       ALERT_TOPIC_ARN: ref(json, "aws_sns_topic", "alerts/topic", "arn"),
     });
     expect(fn.kms_key_arn).toBe(refOnly(json, "aws_kms_key", "arn"));
-    expect(only(json, "aws_cloudwatch_log_group")).toMatchObject({ name: `/aws/lambda/${env}-dbt-runner`, retention_in_days: 14 });
+    expect(byPath(json, "aws_cloudwatch_log_group", "dbt-runner/logs")).toMatchObject({ name: `/aws/lambda/${env}-dbt-runner`, retention_in_days: 14 });
     expect(only(json, "aws_athena_workgroup").name).toBe(`${env}-dbt`);
     expect(only(json, "aws_glue_catalog_database").name).toBe(`dbt_lambda_${env}`);
+  });
+
+  it.each(envs)("%s deploys the ingest function: no layer, the raw bucket's source key in, raw/ and manifests/ out", (env) => {
+    const json = stacks[env];
+    const fn = byPath(json, "aws_lambda_function", "ingest/function");
+    const raw = ref(json, "aws_s3_bucket", "raw/bucket", "bucket");
+    const rawArn = ref(json, "aws_s3_bucket", "raw/bucket", "arn");
+    expect(fn).toMatchObject({
+      function_name: `${env}-ingest`,
+      handler: "ingest.handler",
+      runtime: "python3.12",
+      architectures: ["arm64"],
+      environment: { variables: { RAW_BUCKET_NAME: raw, INGEST_SOURCE_KEY: "db/chinook.db" } },
+      kms_key_arn: refOnly(json, "aws_kms_key", "arn"),
+      dead_letter_config: { target_arn: ref(json, "aws_sqs_queue", "ingest/dlq", "arn") },
+    });
+    expect(fn.layers).toBeUndefined();
+    expect(byPath(json, "aws_cloudwatch_log_group", "ingest/logs")).toMatchObject({ name: `/aws/lambda/${env}-ingest`, retention_in_days: 14 });
+    expect(byPath(json, "aws_iam_role", "ingest/role").permissions_boundary).toBe(byPath(json, "aws_iam_role", "dbt-runner/role").permissions_boundary);
+    expect(byPath(json, "aws_lambda_function_event_invoke_config", "ingest/async-invoke")).toMatchObject({ maximum_retry_attempts: 1 });
+    const doc = byPath(json, "aws_iam_policy_document", "ingest/policy", "data");
+    const s3 = doc.statement.filter((s: { actions: string[] }) => s.actions.some((a) => a.startsWith("s3:")));
+    expect(s3).toEqual([
+      { sid: "ReadSourceDatabase", effect: "Allow", actions: ["s3:GetObject"], resources: [`${rawArn}/db/chinook.db`] },
+      { sid: "WriteRawZoneAndManifests", effect: "Allow", actions: ["s3:PutObject"], resources: [`${rawArn}/raw/*`, `${rawArn}/manifests/*`] },
+      {
+        sid: "ListRawZone",
+        effect: "Allow",
+        actions: ["s3:ListBucket"],
+        resources: [rawArn],
+        condition: [{ test: "StringLike", variable: "s3:prefix", values: ["raw/", "raw/*"] }],
+      },
+      { sid: "ReplaceRawSnapshots", effect: "Allow", actions: ["s3:DeleteObject"], resources: [`${rawArn}/raw/*`] },
+    ]);
+    expect(json.output.ingest_function_name.value).toBe(ref(json, "aws_lambda_function", "ingest/function", "function_name"));
+  });
+
+  it("ingests on a schedule, reads another source key, or leaves the function out, as the config says", () => {
+    const scheduled = synthStack(new DataPlatformStack(Testing.app(), "scheduled", {
+      config: resolveEnvironment({ ...devInput, ingestSchedule: "cron(0 1 * * ? *)", ingestSourceKey: "exports/shop.sqlite" }),
+      rawTables: loadRawSources(FIXTURE_SOURCES),
+    }));
+    expect(byPath(scheduled, "aws_cloudwatch_event_rule", "ingest/schedule")).toMatchObject({ name: "dev-ingest-schedule", schedule_expression: "cron(0 1 * * ? *)" });
+    expect(byPath(scheduled, "aws_cloudwatch_event_target", "ingest/schedule-target").arn).toBe(ref(scheduled, "aws_lambda_function", "ingest/function", "arn"));
+    expect(byPath(scheduled, "aws_lambda_permission", "ingest/schedule-permission").source_arn).toBe(ref(scheduled, "aws_cloudwatch_event_rule", "ingest/schedule", "arn"));
+    expect(byPath(scheduled, "aws_lambda_function", "ingest/function").environment.variables.INGEST_SOURCE_KEY).toBe("exports/shop.sqlite");
+    const without = synthStack(new DataPlatformStack(Testing.app(), "without", {
+      config: resolveEnvironment({ ...devInput, ingestFunction: false }),
+      rawTables: loadRawSources(FIXTURE_SOURCES),
+    }));
+    expect(Object.values(ofType(without, "aws_lambda_function")).map((f) => f.function_name)).toEqual(["dev-dbt-runner"]);
+    expect(without.output.ingest_function_name).toBeUndefined();
   });
 
   it.each(envs)("%s creates the raw tables of sources.yml in the stack's database and raw bucket", (env) => {
@@ -115,7 +167,7 @@ describe("DataPlatformStack composition", () => {
     expect(ofType(stacks.dev, "aws_lambda_alias")).toEqual({});
     const config = resolveEnvironment({ ...devInput, snapStart: true });
     const json = synthStack(new DataPlatformStack(Testing.app(), "snap", { config, rawTables: loadRawSources(FIXTURE_SOURCES) }));
-    expect(only(json, "aws_lambda_function")).toMatchObject({ publish: true, snap_start: { apply_on: "PublishedVersions" } });
+    expect(byPath(json, "aws_lambda_function", "dbt-runner/function")).toMatchObject({ publish: true, snap_start: { apply_on: "PublishedVersions" } });
     const alias = ref(json, "aws_lambda_alias", "dbt-runner/live", "arn");
     expect(Object.values(ofType(json, "aws_cloudwatch_event_target")).map((t) => t.arn)).toEqual([alias, alias]);
   });
@@ -126,7 +178,7 @@ describe("DataPlatformStack outputs", () => {
     const json = stacks[env];
     expect(Object.keys(json.output).sort()).toEqual(
       ["athena_workgroup", "data_buckets", "dead_letter_queue", "function_arn", "function_name", "glue_database", "log_group",
-        "artifacts_bucket", "alert_topic_arn"].sort(),
+        "artifacts_bucket", "alert_topic_arn", "ingest_function_name"].sort(),
     );
     expect(json.output.data_buckets.value).toEqual({
       raw: ref(json, "aws_s3_bucket", "raw/bucket", "bucket"),
@@ -179,7 +231,9 @@ describe("DataPlatformStack operations: artifacts bucket, alert topic, alarms", 
     const alarms = Object.values(ofType(json, "aws_cloudwatch_metric_alarm"));
     const byName = Object.fromEntries(alarms.map((a) => [a.alarm_name, a]));
     expect(Object.keys(byName).sort()).toEqual(
-      [`${env}-dbt-runner-duration`, `${env}-dbt-runner-errors`, `${env}-dbt-runner-throttles`, `${env}-dbt-runner-dlq-not-empty`].sort(),
+      [
+        ...[`${env}-dbt-runner`, `${env}-ingest`].flatMap((fn) => [`${fn}-duration`, `${fn}-errors`, `${fn}-throttles`, `${fn}-dlq-not-empty`]),
+      ].sort(),
     );
     for (const alarm of alarms) {
       expect(alarm.alarm_actions).toEqual([topicArn]);
@@ -189,7 +243,7 @@ describe("DataPlatformStack operations: artifacts bucket, alert topic, alarms", 
     expect(byName[`${env}-dbt-runner-duration`]).toMatchObject({ metric_name: "Duration", statistic: "Maximum", threshold: 720000, comparison_operator: "GreaterThanThreshold" });
     expect(byName[`${env}-dbt-runner-dlq-not-empty`]).toMatchObject({ namespace: "AWS/SQS", dimensions: { QueueName: `${env}-dbt-runner-dlq` } });
     // The runner's own queue is the one alarmed.
-    expect(only(json, "aws_sqs_queue").name).toBe(`${env}-dbt-runner-dlq`);
+    expect(Object.values(ofType(json, "aws_sqs_queue")).map((q) => q.name).sort()).toEqual([`${env}-dbt-runner-dlq`, `${env}-ingest-dlq`]);
     // CloudWatch may use the key for the encrypted topic; only this env's alarms may publish.
     const keyPolicy = JSON.parse(only(json, "aws_kms_key").policy);
     expect(keyPolicy.Statement.map((s: { Sid: string }) => s.Sid)).toContain("CloudWatchAlarmsPublishToEncryptedTopics");

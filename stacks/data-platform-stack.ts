@@ -13,6 +13,7 @@ import { RawTables } from "../constructs/raw-tables";
 import { Triggers } from "../constructs/triggers";
 import { RunArtifacts } from "../constructs/run-artifacts";
 import { Alerts } from "../constructs/alerts";
+import { IngestFunction } from "../constructs/ingest-function";
 import { PartialS3Backend } from "./partial-s3-backend";
 
 export interface DataPlatformStackProps {
@@ -34,6 +35,8 @@ export class DataPlatformStack extends TerraformStack {
   readonly triggers: Triggers;
   readonly artifacts: RunArtifacts;
   readonly alerts: Alerts;
+  /** The seed pipeline's ingestion function (unless `ingestFunction` is off). */
+  readonly ingest?: IngestFunction;
 
   constructor(scope: Construct, id: string, props: DataPlatformStackProps) {
     super(scope, id);
@@ -55,10 +58,11 @@ export class DataPlatformStack extends TerraformStack {
       : `arn:${partition}:iam::${accountId}:policy/${config.permissionsBoundary}`;
 
     const functionName = `${env}-dbt-runner`;
+    const ingestName = `${env}-ingest`;
     const key = new PlatformKey(this, "platform-key", {
       ...aws,
       alias: `${env}-dbt-platform`,
-      logGroupNames: [`/aws/lambda/${functionName}`],
+      logGroupNames: [`/aws/lambda/${functionName}`, ...(config.ingestFunction ? [`/aws/lambda/${ingestName}`] : [])],
       encryptsAlarmTopics: true,
     });
 
@@ -126,11 +130,29 @@ export class DataPlatformStack extends TerraformStack {
     this.alerts.alarmFunctions([{ name: functionName, timeoutSeconds: config.lambdaTimeoutSeconds }]);
     this.alerts.alarmDeadLetterQueues([{ name: `${functionName}-dlq` }]);
 
+    if (config.ingestFunction) {
+      this.ingest = new IngestFunction(this, "ingest", {
+        functionName: ingestName,
+        accountId,
+        rawBucket: this.lake.raw,
+        sourceKey: config.ingestSourceKey,
+        scheduleExpression: config.ingestSchedule,
+        logRetentionDays: config.logRetentionDays,
+        kmsKeyArn: key.keyArn,
+        permissionsBoundary,
+        functionZip: props.functionZip,
+      });
+      key.grantDecrypt(this.ingest);
+      this.alerts.alarmFunctions([{ name: ingestName, timeoutSeconds: this.ingest.timeoutSeconds }]);
+      this.alerts.alarmDeadLetterQueues([{ name: `${ingestName}-dlq` }]);
+    }
+
     this.triggers = new Triggers(this, "triggers", {
       runner: this.runner,
       namePrefix: functionName,
       scheduleExpression: config.scheduleExpression,
       rawBucket: config.s3EventTrigger ? this.lake.raw : undefined,
+      rawTrigger: config.rawTrigger,
     });
 
     new TerraformOutput(this, "data_buckets", {
@@ -151,6 +173,12 @@ export class DataPlatformStack extends TerraformStack {
       description: "Run artifacts: runs/<date>/<invocation_id>/, latest/ (the last good build), docs/index.html",
       value: this.artifacts.bucketName,
     });
+    if (this.ingest) {
+      new TerraformOutput(this, "ingest_function_name", {
+        description: `Ingests s3://<raw>/${this.ingest.sourceKey} into the raw zone (invoke with {})`,
+        value: this.ingest.functionName,
+      });
+    }
     new TerraformOutput(this, "alert_topic_arn", { description: "SNS topic of dbt failures and alarms", value: this.alerts.topicArn });
   }
 }

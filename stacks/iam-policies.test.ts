@@ -37,7 +37,7 @@ function openGrants(json: TfJson): string[] {
  * The only "*" resource AWS forces on an identity policy here: X-Ray has no resource-level
  * permissions. Anything new must be justified.
  */
-const ALLOWED_OPEN = ["dbt-runner_policy/XRayTracing"];
+const ALLOWED_OPEN = ["dbt-runner_policy/XRayTracing", "ingest_policy/XRayTracing"];
 
 function runnerStatements(json: TfJson): Record<string, Statement> {
   const [, statements] = documents(json).find(([id]) => id.startsWith("dbt-runner_policy_"))!;
@@ -114,9 +114,9 @@ describe("IAM: the runner's role policy, statement by statement", () => {
 
     expect(s.WriteOwnLogGroup).toMatchObject({
       actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-      resources: [`${refOnly(json, "aws_cloudwatch_log_group", "arn")}:*`],
+      resources: [`${ref(json, "aws_cloudwatch_log_group", "dbt-runner/logs", "arn")}:*`],
     });
-    expect(s.SendToDeadLetterQueue).toMatchObject({ actions: ["sqs:SendMessage"], resources: [refOnly(json, "aws_sqs_queue", "arn")] });
+    expect(s.SendToDeadLetterQueue).toMatchObject({ actions: ["sqs:SendMessage"], resources: [ref(json, "aws_sqs_queue", "dbt-runner/dlq", "arn")] });
     expect(s.XRayTracing).toMatchObject({ actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] });
     expect(s.ReadRaw).toMatchObject({
       actions: ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "s3:GetObjectVersion"],
