@@ -6,6 +6,7 @@
 #   make package   build the function package (build/function.zip)
 #   make bench     print the benchmark figures (synth, handler, coldstart)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
+#   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
 
@@ -21,7 +22,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security synth layer package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security rehearse synth layer package bench bootstrap runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -74,6 +75,7 @@ test: deps
 	$(MAKE) test-artifacts
 	$(MAKE) test-workflows
 	$(MAKE) test-security
+	$(MAKE) rehearse
 
 # Constructs, stacks, config validation, the real synth, the bootstrap script against moto_server.
 test-ts: deps-node deps-python
@@ -82,7 +84,7 @@ test-ts: deps-node deps-python
 
 # The handler, the dbt project on DuckDB, ingestion.
 test-python: deps-python
-	$(UV) run --frozen pytest handler/tests scripts/operations/tests
+	$(UV) run --frozen pytest handler/tests scripts/operations/tests scripts/rehearse/tests
 
 # The layer and function package: arm64, complete, within Lambda's limits, referenced by the stacks.
 test-artifacts: layer package
@@ -95,6 +97,10 @@ test-workflows:
 # checkov on both synthesized stacks.
 test-security: synth
 	scripts/check-security
+
+# Both stacks applied on moto for real: needs Terraform and the provider mirror (see scripts/rehearse/gaps.py).
+rehearse: deps layer package synth
+	$(UV) run --frozen python scripts/rehearse/rehearse.py
 
 clean:
 	rm -rf cdktf.out build .local dbt/target dbt/logs

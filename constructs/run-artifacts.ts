@@ -11,6 +11,8 @@ export interface RunArtifactsProps {
   readonly accessLogBucket?: SecureBucket;
   /** prevent_destroy (prod, like the data buckets). Default false. */
   readonly preventDestroy?: boolean;
+  /** `force_destroy`: a destroy empties the bucket first (disposable environments). Default false. */
+  readonly forceDestroy?: boolean;
 }
 
 /**
@@ -34,6 +36,7 @@ export class RunArtifacts extends Construct {
       bucketName: props.bucketName,
       accessLogBucket: props.accessLogBucket,
       preventDestroy: props.preventDestroy,
+      forceDestroy: props.forceDestroy,
       lifecycleRules: [
         { id: "expire-runs", prefix: "runs/", expirationDays: days, noncurrentVersionExpirationDays: 1 },
         // latest/ and docs/ are overwritten by each good build: old versions are a short safety net.

@@ -143,9 +143,15 @@ describe("DataPlatformStack composition", () => {
     expect(notified).toHaveLength(Object.keys(ofType(json, "aws_s3_bucket")).length);
   });
 
-  it("protects prod's buckets from destroy and leaves dev's destroyable", () => {
-    for (const b of Object.values(ofType(stacks.prod, "aws_s3_bucket"))) expect(b.lifecycle).toEqual({ prevent_destroy: true });
-    for (const b of Object.values(ofType(stacks.dev, "aws_s3_bucket"))) expect(b.lifecycle).toBeUndefined();
+  it("protects prod's buckets from destroy and lets every dev bucket go with its data", () => {
+    for (const b of Object.values(ofType(stacks.prod, "aws_s3_bucket"))) {
+      expect(b.lifecycle).toEqual({ prevent_destroy: true });
+      expect(b.force_destroy).toBe(false);
+    }
+    for (const b of Object.values(ofType(stacks.dev, "aws_s3_bucket"))) {
+      expect(b.lifecycle).toBeUndefined();
+      expect([b.bucket, b.force_destroy]).toEqual([b.bucket, true]);
+    }
   });
 
   it("uses prod's larger Athena scan cutoff", () => {

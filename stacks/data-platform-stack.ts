@@ -79,6 +79,7 @@ export class DataPlatformStack extends TerraformStack {
       runRetentionDays: config.artifactRetentionDays,
       accessLogBucket: this.lake.accessLogs,
       preventDestroy: config.protectDataBuckets,
+      forceDestroy: !config.protectDataBuckets,
     });
     this.alerts = new Alerts(this, "alerts", {
       ...aws,

@@ -111,6 +111,25 @@ def _account_settings(app):
     return serve
 
 
+def _test_event_pattern(app):
+    """moto 5.2.5 accepts EventBridge TestEventPattern but answers nothing. This answers it with
+    moto's own matcher, the one that routes PutEvents to the rules' targets."""
+    from moto.events.models import EventPattern, EventPatternParser
+
+    def serve(environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET") != "AWSEvents.TestEventPattern":
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        pattern = EventPatternParser(request["EventPattern"]).parse()
+        matched = EventPattern(request["EventPattern"], pattern).matches_event(json.loads(request["Event"]))
+        body = json.dumps({"Result": matched}).encode()
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
+
+
 def _region_of(authorization: str) -> str:
     # SigV4: Credential=<key>/<date>/<region>/<service>/aws4_request
     parts = authorization.split("Credential=", 1)[-1].split("/")
@@ -219,9 +238,9 @@ def main() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
-    # As moto.server.main serves, with the one missing API answered in front of it.
+    # As moto.server.main serves, with the two missing APIs answered in front of it.
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple("127.0.0.1", args.port, _account_settings(app), threaded=True,
+    run_simple("127.0.0.1", args.port, _test_event_pattern(_account_settings(app)), threaded=True,
                ssl_context=(args.cert, args.key), request_handler=MotoRequestHandler)
 
 

@@ -83,6 +83,11 @@ MOTO_DELETE_MARKER_PATCH = True
 #: (emulator.py, `_account_settings`).
 MOTO_ACCOUNT_SETTINGS = True
 
+#: moto 5.2.5 routes events to rules but its TestEventPattern answers nothing. The launcher
+#: answers it with moto's own matcher, the one that routes PutEvents to the rules' targets
+#: (emulator.py, `_test_event_pattern`), so the seed-pipeline step asks the deployed rule itself.
+MOTO_TEST_EVENT_PATTERN = True
+
 #: moto checks bucket policies without request context and treats any statement whose Condition
 #: it cannot verify as a Deny, so the TLS-only deny refuses every request, HTTPS included. The
 #: emulator serves TLS only (a certificate made per run, trusted by every client), and the
@@ -125,16 +130,15 @@ def rehearsal_stack(stack: dict[str, Any], endpoint: str) -> dict[str, Any]:
             for attribute in attributes:
                 resource.pop(attribute, None)
 
-    text = _RANDOM_REF.sub(RANDOM_SUFFIX, json.dumps(out))
-    if "random_id." in text:
-        raise ValueError("the stack still references random_id after the suffix was fixed")
-    out = json.loads(text)
     # depends_on lists that named random_id would now point at nothing.
     for resources in out.get("resource", {}).values():
         for resource in resources.values():
             if "depends_on" in resource:
                 resource["depends_on"] = [d for d in resource["depends_on"] if not d.startswith("random_id.")]
-    return out
+    text = _RANDOM_REF.sub(RANDOM_SUFFIX, json.dumps(out))
+    if "random_id." in text:
+        raise ValueError("the stack still references random_id after the suffix was fixed")
+    return json.loads(text)
 
 
 def backend_settings(endpoint: str) -> str:

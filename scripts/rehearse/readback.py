@@ -39,6 +39,10 @@ def check_stack(clients: Callable[[str], Any], stack: dict[str, Any], outputs: d
     _glue(clients("glue"), stack, out, found)
     _athena(clients("athena"), out, buckets, found)
     _logs_queue_key(clients("logs"), clients("sqs"), clients("kms"), out, found)
+    if "ingest_function_name" in out:
+        _ingest(clients("lambda"), stack, out, buckets, found)
+    _alerts(clients("sns"), clients("cloudwatch"), stack, out, found)
+    _roles(clients("iam"), stack, found)
     return found
 
 
@@ -164,9 +168,42 @@ def _logs_queue_key(logs, sqs, kms, out, found: Findings) -> None:
         found.expect(kms.get_key_rotation_status(KeyId=group["kmsKeyId"])["KeyRotationEnabled"], "platform key not rotated")
 
 
+def _ingest(lam, stack, out, buckets, found: Findings) -> None:
+    name = out["ingest_function_name"]
+    config = lam.get_function_configuration(FunctionName=name)
+    declared = next(r for r in resources(stack, "aws_lambda_function") if r["function_name"] == name)
+    found.expect(config["Handler"] == "ingest.handler" and config["Runtime"] == "python3.12", f"{name}: {config['Handler']} on {config['Runtime']}")
+    found.expect(config.get("Architectures") == ["arm64"], f"{name}: architectures {config.get('Architectures')}")
+    found.expect(not config.get("Layers"), f"{name}: has layers {config.get('Layers')}; it needs none")
+    variables = config.get("Environment", {}).get("Variables", {})
+    expected = declared["environment"]["variables"]["INGEST_SOURCE_KEY"]
+    found.expect(variables.get("RAW_BUCKET_NAME") == buckets["raw"] and variables.get("INGEST_SOURCE_KEY") == expected,
+                 f"{name}: environment {variables}")
+
+
+def _alerts(sns, cloudwatch, stack, out, found: Findings) -> None:
+    topic = out["alert_topic_arn"]
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    found.expect(bool(attributes.get("KmsMasterKeyId")), f"topic {topic}: not encrypted")
+    declared = {r["alarm_name"] for r in resources(stack, "aws_cloudwatch_metric_alarm")}
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=sorted(declared))["MetricAlarms"]}
+    found.expect(set(alarms) == declared, f"alarms {sorted(alarms)}, expected {sorted(declared)}")
+    for name, alarm in sorted(alarms.items()):
+        found.expect(alarm.get("AlarmActions") == [topic], f"alarm {name}: actions {alarm.get('AlarmActions')}")
+
+
+def _roles(iam, stack, found: Findings) -> None:
+    for role in resources(stack, "aws_iam_role"):
+        got = iam.get_role(RoleName=role["name"])["Role"]
+        boundary = got.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+        found.expect(boundary is not None and boundary.endswith(":policy/" + boundary.rsplit("/", 1)[-1]),
+                     f"role {role['name']}: no permissions boundary")
+        found.expect(bool(iam.list_role_policies(RoleName=role["name"])["PolicyNames"]), f"role {role['name']}: no policy")
+
+
 # --- the pipeline's writes ---------------------------------------------------------------------------
 
-def write_like_the_pipeline(s3, buckets: dict[str, str], access_logs: str) -> int:
+def write_like_the_pipeline(s3, buckets: dict[str, str], access_logs: str, artifacts: str | None) -> int:
     """Objects, several versions and delete markers in every bucket, as a used stack has them."""
     writes = {
         buckets["raw"]: [("db/chinook.db", b"SQLite format 3\x00"),
@@ -176,6 +213,9 @@ def write_like_the_pipeline(s3, buckets: dict[str, str], access_logs: str) -> in
         buckets["athena_results"]: [("athena/0001.csv", b"a\n1\n"), ("athena/0001.csv.metadata", b"meta")],
         access_logs: [(f"{buckets['raw']}/2026-11-30-00-00-00-0001", b"log line\n")],
     }
+    if artifacts:
+        writes[artifacts] = [("runs/2026-11-30/0001/run_results.json", b"{}"), ("latest/manifest.json", b"{}"),
+                             ("latest/manifest.json", b'{"v": 2}')]
     count = 0
     for bucket, objects in writes.items():
         for key, body in objects:

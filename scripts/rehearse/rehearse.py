@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 
 import gaps  # noqa: E402
 from emulator import Emulator  # noqa: E402
+from pipeline import PipelineFailed, rehearse_seed_pipeline  # noqa: E402
 from readback import check_stack, object_versions, resources, write_like_the_pipeline  # noqa: E402
 from terraform import StepFailed, Terraform, base_env, cli_config  # noqa: E402
 
@@ -121,6 +122,9 @@ class StackRun:
         session = boto3.session.Session(region_name=self.region, **{
             "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]})
         self.client = lambda service: session.client(service, endpoint_url=endpoint, verify=str(emulator.ca_bundle))
+        # What an SDK in a subprocess needs to reach the emulator (AWS_CA_BUNDLE trusts its certificate).
+        self.aws_env = {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_CA_BUNDLE": str(emulator.ca_bundle),
+                        "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         self.s3 = self.client("s3")
         self.outputs: dict[str, Any] = {}
         self.state_bucket = next(f.split("=", 2)[2] for f in flags if f.startswith("-backend-config=bucket="))
@@ -171,8 +175,19 @@ class StackRun:
             raise StepFailed(f"{len(found.problems)} of {found.checked} checks failed:\n  " + "\n  ".join(found.problems))
         return f"{found.checked} checks"
 
+    def seed_pipeline(self) -> str:
+        out = {name: value["value"] for name, value in self.outputs.items()}
+        if "ingest_function_name" not in out:
+            return "no ingest function in this stack"
+        rule = next(r["name"] for r in resources(self.stack, "aws_cloudwatch_event_rule") if "event_pattern" in r)
+        try:
+            return rehearse_seed_pipeline(self.client, out["function_name"], out["ingest_function_name"], rule, self.aws_env)
+        except PipelineFailed as error:
+            raise StepFailed(str(error)) from None
+
     def use(self) -> str:
-        written = write_like_the_pipeline(self.s3, self.outputs["data_buckets"]["value"], self.access_logs_bucket())
+        artifacts = self.outputs.get("artifacts_bucket", {}).get("value")
+        written = write_like_the_pipeline(self.s3, self.outputs["data_buckets"]["value"], self.access_logs_bucket(), artifacts)
         return f"{written} writes and deletes"
 
     def access_logs_bucket(self) -> str:
@@ -247,7 +262,7 @@ def rehearse_env(run: Rehearsal, make: Callable[[], StackRun]) -> None:
         return
     for name, action in [("terraform init", s.init), ("terraform plan", s.plan), ("terraform apply (first)", s.apply),
                          ("terraform plan (again)", s.replan), ("read back through the APIs", s.read_back),
-                         ("write data like the pipeline", s.use), ("terraform destroy", s.destroy)]:
+                         ("seed pipeline on the stack", s.seed_pipeline), ("write data like the pipeline", s.use), ("terraform destroy", s.destroy)]:
         run.step(name, action)
     if s.protected_buckets():
         run.step("clean up", s.clean_up)
