@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from artifact_helpers import REPO, SCRIPTS, run
+from artifact_helpers import REPO, SCRIPTS, python312, run
 
 FORBIDDEN_PARTS = {"target", "logs", ".local", "__pycache__", "dbt_packages", ".user.yml"}
 
@@ -23,6 +23,23 @@ def test_handler_modules_at_the_root(function_zip: Path):
     root_files = {n for n in entries if "/" not in n}
     assert "handler.py" in root_files
     assert root_files == {p.name for p in (REPO / "handler").glob("*.py")}
+
+
+def test_ingest_loads_with_the_standard_library_only(function_zip: Path, tmp_path: Path):
+    """The ingest function has no layer: its module must import without dbt, yaml or boto3
+    (boto3 is the runtime's, imported only when S3 is used), from the package as Lambda unpacks it."""
+    with zipfile.ZipFile(function_zip) as archive:
+        archive.extractall(tmp_path / "task")
+    program = (
+        "import sys, ingest; "
+        "loaded = sorted(m for m in ('dbt', 'yaml', 'boto3', 'duckdb', 'agate') if m in sys.modules); "
+        "print('LOADED', loaded, callable(ingest.handler))"
+    )
+    # -S: no site-packages, -I: no user paths or PYTHON* variables; only the unpacked package.
+    done = subprocess.run([python312(), "-S", "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'task')!r}); {program}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "LOADED [] True"
 
 
 def test_dbt_project_under_dbt(function_zip: Path):

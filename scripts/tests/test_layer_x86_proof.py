@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
 
 from artifact_helpers import REPO, SCRIPTS, python312, run
 
@@ -213,10 +214,11 @@ def test_packaged_handler_parses_our_project_for_athena_on_the_layer(
     result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT ")).split(" ", 1)[1])
 
     assert result["status"] == "success", result
-    assert result["parsed"]["sources"] == 7 and result["parsed"]["nodes"] > 50
+    declared = yaml.safe_load((REPO / "dbt" / "models" / "sources.yml").read_text())["sources"][0]["tables"]
+    assert result["parsed"]["sources"] == len(declared) == 11 and result["parsed"]["nodes"] > 50
     manifests = list(scratch.glob("dbt-runner/*/target/manifest.json"))
     assert len(manifests) == 1, "dbt writes its target under TMPDIR"
     manifest = json.loads(manifests[0].read_text())
     assert manifest["metadata"]["adapter_type"] == "athena"
-    assert manifest["sources"]["source.dbt_lambda.raw.artists"]["schema"] == "acme_dev"
+    assert manifest["sources"]["source.dbt_lambda.raw.Artist"]["schema"] == "acme_dev"
     assert sorted(p.relative_to(task) for p in task.rglob("*")) == before, "nothing is written in the task root"

@@ -65,6 +65,11 @@ def test_runtime_and_architecture_match_the_layer_build(stacks: dict[str, dict])
                 continue
             assert function["runtime"] == "python3.12", f"{env} {name}"
             assert function.get("architectures") == ["arm64"], f"{env} {name}: the layer's binaries are aarch64"
+            if function["handler"] == "ingest.handler":
+                # Ingestion needs only the standard library and the runtime's boto3 (see the package test).
+                assert not function.get("layers"), f"{env} {name}: the ingest function needs no layer"
+                continue
+            assert function["handler"] == "handler.handler", f"{env} {name}"
             assert function.get("layers"), f"{env} {name}: the dbt layer is not attached"
             assert all(re.search(r"aws_lambda_layer_version\.", layer) for layer in function["layers"])
         for name, layer in artifacts(stack, "aws_lambda_layer_version").items():
