@@ -30,6 +30,8 @@ export interface IngestFunctionProps {
   readonly memorySize?: number;
   /** Default 900 s. */
   readonly timeout?: number;
+  /** Reserved concurrency; 1 keeps two ingests of one day from racing. Default: none. */
+  readonly reservedConcurrency?: number;
   /** Default 14 days. */
   readonly logRetentionDays?: number;
   /** KMS key of the log group and the environment variables. */
@@ -107,6 +109,7 @@ export class IngestFunction extends Construct implements IGrantable {
       sourceCodeHash: Fn.filebase64sha256(functionZip),
       memorySize: props.memorySize ?? 1024,
       timeout: this.timeoutSeconds,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       // A database is downloaded to /tmp and each table spooled there before it is published.
       ephemeralStorage: { size: 2048 },
       environment: { variables: { RAW_BUCKET_NAME: props.rawBucket.bucketName, INGEST_SOURCE_KEY: this.sourceKey } },

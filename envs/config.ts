@@ -85,6 +85,12 @@ export interface EnvironmentConfig {
   readonly ingestSchedule?: string;
   readonly athenaBytesScannedCutoff: number;
   readonly protectDataBuckets: boolean;
+  /**
+   * Reserved concurrency of each function the stack deploys, by function name: the runner's
+   * `reservedConcurrency`, and 1 for `<env>-ingest` (two ingests never race on one day's
+   * snapshot). Empty with `reservedConcurrency: "none"`. Bootstrap's quota check sums it.
+   */
+  readonly reservations: Readonly<Record<string, number>>;
   /** Valid but risky choices, printed at synth. */
   readonly warnings: readonly string[];
   /** An IAM policy ARN, or a policy name resolved in the deploying account at apply time. */

@@ -210,6 +210,10 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     ingestSchedule,
     athenaBytesScannedCutoff,
     protectDataBuckets,
+    reservations:
+      reservedConcurrency === "none"
+        ? {}
+        : { [`${name}-dbt-runner`]: reservedConcurrency, ...(ingestFunction ? { [`${name}-ingest`]: 1 } : {}) },
     warnings,
     permissionsBoundary,
     artifactRetentionDays,

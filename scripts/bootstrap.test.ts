@@ -282,7 +282,7 @@ describe("bootstrap against moto_server", () => {
     expect(run.stderr).not.toMatch(/error/i);
     expect(run.code).toBe(0);
     expect(steps(run.stdout)).toHaveLength(16);
-    expect(run.stdout).toContain("[1] Lambda concurrency quota: unchanged (quota 1000, unreserved 1000, the stack reserves 1)");
+    expect(run.stdout).toContain("[1] Lambda concurrency quota: unchanged (quota 1000, unreserved 1000, the stack reserves 2)");
     expect(run.stdout).toContain(`[2] bucket ${BUCKET}: would create (in ${REGION})`);
     expect(run.stdout).toContain("boundary policy dev-platform-boundary: would create");
     expect(run.stdout).toContain(`deploy role ${DEV_ROLE}: would create`);
@@ -629,11 +629,11 @@ describe("bootstrap against moto_server", () => {
       const run = await bootstrap(["--region", REGION, "--env", "dev", "--github-repo", REPO]);
       expect(run.code).toBe(1);
       expect(run.stdout).toContain(
-        "[1] Lambda concurrency quota: to do by hand (quota 50, unreserved 50, the stack reserves 1: 49 would stay unreserved, Lambda requires 100)",
+        "[1] Lambda concurrency quota: to do by hand (quota 50, unreserved 50, the stack reserves 2: 48 would stay unreserved, Lambda requires 100)",
       );
       expect(run.stdout).toContain('==> Missing prerequisite: Lambda concurrency in ap-southeast-2');
       expect(run.stdout).toContain('quota in ap-southeast-2 is 50 (50 unreserved)');
-      expect(run.stdout).toContain('request a quota of at least 101 (Service Quotas > AWS Lambda > "Concurrent executions", region ap-southeast-2');
+      expect(run.stdout).toContain('request a quota of at least 102 (Service Quotas > AWS Lambda > "Concurrent executions", region ap-southeast-2');
       expect(run.stdout).toContain('or set reservedConcurrency: "none" in envs/dev.ts');
       expect(run.stderr).toBe("error: the account is not ready for the dev stack: Lambda concurrency in ap-southeast-2 (see above)\n");
       expect(run.stdout).toContain(

@@ -44,7 +44,7 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
 
   progress.info(`==> Account prerequisites in ${stack.region}`);
   const concurrency = await progress.step("Lambda concurrency quota", () =>
-    checkLambdaConcurrency(clients.lambda(stack.region), stack, `${args.env}-dbt-runner`),
+    checkLambdaConcurrency(clients.lambda(stack.region), stack),
   );
   missing.push(...concurrency.missing);
 

@@ -78,6 +78,7 @@ describe("DataPlatformStack composition", () => {
       function_name: `${env}-ingest`,
       handler: "ingest.handler",
       runtime: "python3.12",
+      reserved_concurrent_executions: 1,
       architectures: ["arm64"],
       environment: { variables: { RAW_BUCKET_NAME: raw, INGEST_SOURCE_KEY: "db/chinook.db" } },
       kms_key_arn: refOnly(json, "aws_kms_key", "arn"),
@@ -119,6 +120,11 @@ describe("DataPlatformStack composition", () => {
     }));
     expect(Object.values(ofType(without, "aws_lambda_function")).map((f) => f.function_name)).toEqual(["dev-dbt-runner"]);
     expect(without.output.ingest_function_name).toBeUndefined();
+    const unreserved = synthStack(new DataPlatformStack(Testing.app(), "unreserved", {
+      config: resolveEnvironment({ ...devInput, reservedConcurrency: "none" }),
+      rawTables: loadRawSources(FIXTURE_SOURCES),
+    }));
+    for (const fn of Object.values(ofType(unreserved, "aws_lambda_function"))) expect(fn).not.toHaveProperty("reserved_concurrent_executions");
   });
 
   it.each(envs)("%s creates the raw tables of sources.yml in the stack's database and raw bucket", (env) => {

@@ -137,6 +137,7 @@ export class DataPlatformStack extends TerraformStack {
         accountId,
         rawBucket: this.lake.raw,
         sourceKey: config.ingestSourceKey,
+        reservedConcurrency: config.reservations[ingestName],
         scheduleExpression: config.ingestSchedule,
         logRetentionDays: config.logRetentionDays,
         kmsKeyArn: key.keyArn,

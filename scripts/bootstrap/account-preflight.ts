@@ -22,11 +22,7 @@ export interface PreflightResult extends StepResult {
  * new accounts often have a quota of 10 or 50. A reservation the function already holds is
  * already out of the unreserved pool, so a re-run does not count it twice.
  */
-export async function checkLambdaConcurrency(
-  lambda: LambdaClient,
-  stack: EnvironmentConfig,
-  functionName: string,
-): Promise<PreflightResult> {
+export async function checkLambdaConcurrency(lambda: LambdaClient, stack: EnvironmentConfig): Promise<PreflightResult> {
   const where = `${stack.region} (envs/${stack.environment}.ts)`;
   let settings;
   try {
@@ -47,8 +43,11 @@ export async function checkLambdaConcurrency(
 
   const quota = settings.AccountLimit?.ConcurrentExecutions ?? 0;
   const unreserved = settings.AccountLimit?.UnreservedConcurrentExecutions ?? quota;
-  const wanted = stack.reservedConcurrency === "none" ? 0 : stack.reservedConcurrency;
-  const held = wanted > 0 ? await currentReservation(lambda, functionName) : 0;
+  // Every function's reservation comes out of the same unreserved pool (stack.reservations).
+  const reservations = Object.entries(stack.reservations);
+  const wanted = reservations.reduce((sum, [, n]) => sum + n, 0);
+  let held = 0;
+  for (const [name] of reservations) held += await currentReservation(lambda, name);
   const leftAfter = unreserved + held - wanted;
   const figures = `quota ${quota}, unreserved ${unreserved}, the stack reserves ${wanted}`;
   if (wanted === 0 || leftAfter >= MIN_UNRESERVED) return { change: "unchanged", detail: figures, missing: [] };
@@ -62,7 +61,7 @@ export async function checkLambdaConcurrency(
         title: `Lambda concurrency in ${stack.region}`,
         lines: [
           `The account's Lambda "Concurrent executions" quota in ${stack.region} is ${quota} (${unreserved} unreserved).`,
-          `${functionName} reserves ${wanted} (reservedConcurrency in envs/${stack.environment}.ts), which would leave ${leftAfter};`,
+          `${reservations.map(([name, n]) => `${name} reserves ${n}`).join(", ")} (reservedConcurrency in envs/${stack.environment}.ts), which would leave ${leftAfter};`,
           `Lambda refuses any reservation that leaves fewer than ${MIN_UNRESERVED}, so the first apply would fail.`,
           `Either request a quota of at least ${needed} (Service Quotas > AWS Lambda > "Concurrent executions", region ${stack.region}; new accounts are often raised to 1000),`,
           `or set reservedConcurrency: "none" in envs/${stack.environment}.ts: no reservation, at the price that two builds may then run at once.`,

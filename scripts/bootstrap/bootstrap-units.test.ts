@@ -119,12 +119,13 @@ describe("checkLambdaConcurrency", () => {
   it.each([
     [{ ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 }, undefined, "unchanged"],
     [{ ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 }, undefined, "manual"],
-    [{ ConcurrentExecutions: 101, UnreservedConcurrentExecutions: 101 }, undefined, "unchanged"],
-    [{ ConcurrentExecutions: 100, UnreservedConcurrentExecutions: 100 }, undefined, "manual"],
-    // The function already holds its reservation: a re-run must not count it twice.
-    [{ ConcurrentExecutions: 101, UnreservedConcurrentExecutions: 100 }, 1, "unchanged"],
+    // The runner reserves 1 and the ingest function 1: 2 out of the pool.
+    [{ ConcurrentExecutions: 102, UnreservedConcurrentExecutions: 102 }, undefined, "unchanged"],
+    [{ ConcurrentExecutions: 101, UnreservedConcurrentExecutions: 101 }, undefined, "manual"],
+    // The functions already hold their reservations: a re-run must not count them twice.
+    [{ ConcurrentExecutions: 102, UnreservedConcurrentExecutions: 100 }, 1, "unchanged"],
   ] as const)("limits %j with reservation %s: %s", async (limit, held, change) => {
-    const result = await checkLambdaConcurrency(fakeLambda(limit, held), dev, "dev-dbt-runner");
+    const result = await checkLambdaConcurrency(fakeLambda(limit, held), dev);
     expect(result.change).toBe(change);
     expect(result.missing.length).toBe(change === "manual" ? 1 : 0);
   });
@@ -132,8 +133,7 @@ describe("checkLambdaConcurrency", () => {
   it("asks for nothing when the environment reserves no concurrency", async () => {
     const result = await checkLambdaConcurrency(
       fakeLambda({ ConcurrentExecutions: 10, UnreservedConcurrentExecutions: 10 }),
-      { ...dev, reservedConcurrency: "none" },
-      "dev-dbt-runner",
+      { ...dev, reservedConcurrency: "none", reservations: {} },
     );
     expect(result).toMatchObject({ change: "unchanged", missing: [] });
   });
@@ -144,7 +144,7 @@ describe("checkLambdaConcurrency", () => {
         throw Object.assign(new Error("The security token included in the request is invalid"), { name: "UnrecognizedClientException" });
       },
     } as unknown as LambdaClient;
-    const result = await checkLambdaConcurrency(lambda, dev, "dev-dbt-runner");
+    const result = await checkLambdaConcurrency(lambda, dev);
     expect(result.change).toBe("manual");
     expect(result.missing[0].lines.join(" ")).toContain("the region is probably not enabled");
   });
