@@ -3,6 +3,7 @@ import { Id as RandomId } from "@cdktf/provider-random/lib/id";
 import { GlueCatalogDatabase } from "@cdktf/provider-aws/lib/glue-catalog-database";
 import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
 import { SecureBucket } from "./secure-bucket";
+import { ATHENA_QUERY_ACTIONS, GLUE_READ_ACTIONS, GLUE_WRITE_ACTIONS } from "./dbt-actions";
 import { IGrantable } from "./grants";
 
 export type DataBucketKind = "raw" | "processed" | "athena-results";
@@ -191,36 +192,12 @@ export class DataLake extends Construct {
     const arns = this.glueArns();
     grantee.grant({
       sid: "GlueReadCatalog",
-      actions: [
-        "glue:GetDatabase",
-        "glue:GetDatabases",
-        "glue:GetTable",
-        "glue:GetTables",
-        "glue:GetTableVersion",
-        "glue:GetTableVersions",
-        "glue:GetPartition",
-        "glue:GetPartitions",
-        "glue:BatchGetPartition",
-      ],
+      actions: [...GLUE_READ_ACTIONS],
       resources: [arns.catalog, ...arns.databases, ...arns.tables],
     });
     grantee.grant({
       sid: "GlueWriteTables",
-      actions: [
-        "glue:CreateDatabase",
-        "glue:CreateTable",
-        "glue:UpdateTable",
-        "glue:DeleteTable",
-        "glue:BatchDeleteTable",
-        "glue:DeleteTableVersion",
-        "glue:BatchDeleteTableVersion",
-        "glue:CreatePartition",
-        "glue:BatchCreatePartition",
-        "glue:UpdatePartition",
-        "glue:BatchUpdatePartition",
-        "glue:DeletePartition",
-        "glue:BatchDeletePartition",
-      ],
+      actions: [...GLUE_WRITE_ACTIONS],
       resources: [arns.catalog, ...arns.databases, ...arns.tables],
     });
   }
@@ -229,15 +206,7 @@ export class DataLake extends Construct {
   grantAthenaQuery(grantee: IGrantable): void {
     grantee.grant({
       sid: "AthenaQueryInWorkgroup",
-      actions: [
-        "athena:GetWorkGroup",
-        "athena:StartQueryExecution",
-        "athena:StopQueryExecution",
-        "athena:GetQueryExecution",
-        "athena:BatchGetQueryExecution",
-        "athena:GetQueryResults",
-        "athena:GetQueryRuntimeStatistics",
-      ],
+      actions: [...ATHENA_QUERY_ACTIONS],
       resources: [this.workgroup.arn],
     });
   }

@@ -8,12 +8,10 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { FUNCTION_ZIP } from "./artifacts";
 import { ARCHITECTURE, FunctionBasics, RUNTIME } from "./function-basics";
 import { GrantStatement, IGrantable } from "./grants";
+import { MANIFEST_PREFIX, RAW_PREFIX } from "./raw-zone";
 import { SecureBucket } from "./secure-bucket";
 import { invokeOnRule } from "./triggers";
 
-/** Where ingestion writes in the raw bucket: the table snapshots, then one manifest per ingest. */
-export const RAW_PREFIX = "raw/";
-export const MANIFEST_PREFIX = "manifests/";
 export const DEFAULT_SOURCE_KEY = "db/chinook.db";
 
 export interface IngestFunctionProps {

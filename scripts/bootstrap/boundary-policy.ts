@@ -1,3 +1,4 @@
+import { ATHENA_QUERY_ACTIONS, GLUE_READ_ACTIONS, GLUE_WRITE_ACTIONS } from "../../constructs/dbt-actions";
 import type { DeployScope } from "./deploy-policy";
 import { glueDatabaseName } from "./names";
 import type { PolicyDocument } from "./policy-document";
@@ -69,30 +70,7 @@ export function boundaryPolicy(scope: DeployScope): PolicyDocument {
       {
         Sid: "GlueCatalog",
         Effect: "Allow",
-        Action: [
-          "glue:GetDatabase",
-          "glue:GetDatabases",
-          "glue:GetTable",
-          "glue:GetTables",
-          "glue:GetTableVersion",
-          "glue:GetTableVersions",
-          "glue:GetPartition",
-          "glue:GetPartitions",
-          "glue:BatchGetPartition",
-          "glue:CreateDatabase",
-          "glue:CreateTable",
-          "glue:UpdateTable",
-          "glue:DeleteTable",
-          "glue:BatchDeleteTable",
-          "glue:DeleteTableVersion",
-          "glue:BatchDeleteTableVersion",
-          "glue:CreatePartition",
-          "glue:BatchCreatePartition",
-          "glue:UpdatePartition",
-          "glue:BatchUpdatePartition",
-          "glue:DeletePartition",
-          "glue:BatchDeletePartition",
-        ],
+        Action: [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS],
         Resource: [
           arn("glue", "catalog"),
           arn("glue", `database/${database}`),
@@ -104,15 +82,7 @@ export function boundaryPolicy(scope: DeployScope): PolicyDocument {
       {
         Sid: "AthenaQueries",
         Effect: "Allow",
-        Action: [
-          "athena:GetWorkGroup",
-          "athena:StartQueryExecution",
-          "athena:StopQueryExecution",
-          "athena:GetQueryExecution",
-          "athena:BatchGetQueryExecution",
-          "athena:GetQueryResults",
-          "athena:GetQueryRuntimeStatistics",
-        ],
+        Action: [...ATHENA_QUERY_ACTIONS],
         Resource: arn("athena", `workgroup/${env}-*`),
       },
       {

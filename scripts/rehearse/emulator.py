@@ -1,4 +1,4 @@
-"""moto's server mode over TLS on a free 127.0.0.1 port, with the patches listed in gaps.py.
+"""moto's server mode over TLS on a free 127.0.0.1 port, with the patches and answers listed in gaps.py.
 
     python scripts/rehearse/emulator.py --port 5123 --cert c.pem --key k.pem   # serve until stopped
 
@@ -232,15 +232,17 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(LAMBDA_CONCURRENCY_QUOTA)
     os.environ["MOTO_PORT"] = str(args.port)
-    _patch_logging_policy_check()
-    _patch_conditioned_statements()
-    _patch_delete_marker_dispose()
+    from gaps import EMULATOR_ANSWERS, EMULATOR_PATCHES
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
-    # As moto.server.main serves, with the two missing APIs answered in front of it.
+    for patch in EMULATOR_PATCHES:
+        globals()[patch]()
+    # As moto.server.main serves, with the missing APIs answered in front of it.
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple("127.0.0.1", args.port, _test_event_pattern(_account_settings(app)), threaded=True,
+    for answer in EMULATOR_ANSWERS:
+        app = globals()[answer](app)
+    run_simple("127.0.0.1", args.port, app, threaded=True,
                ssl_context=(args.cert, args.key), request_handler=MotoRequestHandler)
 
 

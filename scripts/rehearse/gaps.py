@@ -20,10 +20,6 @@ AWS_PROVIDER_VERSION = "5.100.0"
 #: replaced by this fixed 8-hex-digit value. Names keep their real length and shape.
 RANDOM_SUFFIX = "5eed0a1b"
 
-#: AWS provider 5.100.0 rejects these stack arguments, added after it; removed from the copy only.
-#: (Empty today: every argument the stacks use is known to 5.100.0.)
-UNKNOWN_TO_PROVIDER_5: dict[str, tuple[str, ...]] = {}
-
 #: The provider talks to the emulator: every service endpoint is moto's, path-style S3 (moto serves
 #: no virtual-host DNS), and credential/account checks that need real AWS are off. The account is
 #: still read from STS, which moto answers (123456789012).
@@ -66,39 +62,40 @@ REPLAN_IGNORED: dict[str, dict[str, str]] = {
     },
 }
 
-#: moto 5.2.5's PutBucketLogging reads `Principal.Service` of every statement of the target
-#: bucket's policy and crashes on `"Principal": "*"` (our TLS-only deny), and the provider then
-#: retries for ever. Real S3 accepts the policy. The emulator launcher patches that one check
-#: (emulator.py, `_patch_logging_policy_check`).
-MOTO_LOGGING_PRINCIPAL_PATCH = True
+#: moto defects the launcher patches before it serves (emulator.py: function name -> reason).
+EMULATOR_PATCHES: dict[str, str] = {
+    "_patch_logging_policy_check": (
+        "moto 5.2.5's PutBucketLogging reads `Principal.Service` of every statement of the target bucket's "
+        'policy and crashes on `"Principal": "*"` (our TLS-only deny); the provider then retries for ever. '
+        "Real S3 accepts the policy."
+    ),
+    "_patch_conditioned_statements": (
+        "moto checks bucket policies without request context and treats a statement whose Condition it "
+        "cannot verify as a Deny, so the TLS-only deny refuses every request, HTTPS included. The emulator "
+        "serves TLS only (a certificate made per run, trusted by every client) and skips conditioned "
+        "statements, which over TLS is AWS's own outcome for each one the stacks write."
+    ),
+    "_patch_delete_marker_dispose": (
+        "moto 5.2.5 answers HTTP 500 when a versioned key's last version is deleted beside a delete marker "
+        "(`FakeDeleteMarker` has no `dispose`), so force_destroy of a used bucket retries for ever."
+    ),
+}
 
-#: moto 5.2.5 answers HTTP 500 when a versioned key's last version is deleted beside a delete
-#: marker (`FakeDeleteMarker` has no `dispose`), so force_destroy of a used bucket retries for
-#: ever. Real S3 deletes it. Patched in the launcher (emulator.py, `_patch_delete_marker_dispose`).
-MOTO_DELETE_MARKER_PATCH = True
+#: APIs moto lacks, answered in front of it (emulator.py: function name -> reason).
+EMULATOR_ANSWERS: dict[str, str] = {
+    "_account_settings": (
+        "moto 5.2.5 has no Lambda GetAccountSettings (bootstrap's preflight): answered as for an account "
+        "with the default quota, 1000 net of the functions' reservations; moto enforces Lambda's "
+        "100-unreserved rule against that quota."
+    ),
+    "_test_event_pattern": (
+        "moto 5.2.5's TestEventPattern answers nothing: answered with moto's own matcher, the one that "
+        "routes PutEvents to the rules' targets, so the seed-pipeline step asks the deployed rule itself."
+    ),
+}
 
-#: moto 5.2.5 has no Lambda GetAccountSettings, which bootstrap's account preflight calls. The
-#: launcher answers it as AWS does for an account with the default quota (1000, net of the
-#: functions' reservations), and moto enforces Lambda's 100-unreserved rule against that quota
-#: (emulator.py, `_account_settings`).
-MOTO_ACCOUNT_SETTINGS = True
-
-#: moto 5.2.5 routes events to rules but its TestEventPattern answers nothing. The launcher
-#: answers it with moto's own matcher, the one that routes PutEvents to the rules' targets
-#: (emulator.py, `_test_event_pattern`), so the seed-pipeline step asks the deployed rule itself.
-MOTO_TEST_EVENT_PATTERN = True
-
-#: moto checks bucket policies without request context and treats any statement whose Condition
-#: it cannot verify as a Deny, so the TLS-only deny refuses every request, HTTPS included. The
-#: emulator serves TLS only (a certificate made per run, trusted by every client), and the
-#: launcher skips conditioned statements, which over TLS is AWS's own outcome for each one the
-#: stacks write (emulator.py, `_patch_conditioned_statements`). So the rehearsal's requests pass
-#: through the real bucket policies, over HTTPS, as a deploy's do.
-MOTO_CONDITIONED_STATEMENTS_PATCH = True
-
-#: moto runs no Lambda code and no Athena query, and enforces no IAM policy: the rehearsal proves
-#: the resources and their wiring, not that the roles' permissions suffice at run time.
-NOT_EXERCISED = ("Lambda invocations", "Athena queries", "IAM policy evaluation")
+# Not exercised at all: moto runs no Lambda code and no Athena query and enforces no IAM policy,
+# so the rehearsal proves the resources and their wiring, not that the roles' permissions suffice.
 
 
 def ignored_replan_attributes(resource_type: str) -> set[str]:
@@ -125,10 +122,6 @@ def rehearsal_stack(stack: dict[str, Any], endpoint: str) -> dict[str, Any]:
     for block in out["provider"]["aws"]:
         block.update(PROVIDER_EMULATOR_SETTINGS)
         block["endpoints"] = [{service: endpoint for service in PROVIDER_ENDPOINT_SERVICES}]
-    for resource_type, attributes in UNKNOWN_TO_PROVIDER_5.items():
-        for resource in out.get("resource", {}).get(resource_type, {}).values():
-            for attribute in attributes:
-                resource.pop(attribute, None)
 
     # depends_on lists that named random_id would now point at nothing.
     for resources in out.get("resource", {}).values():

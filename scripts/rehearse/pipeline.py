@@ -9,10 +9,8 @@ runner must turn that one event into one build of every ingested table.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -21,20 +19,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER = ROOT / "handler"
-# Hand-written rows in the public DDL: NULLs, non-ASCII names, dates as text.
-FIXTURE = HANDLER / "tests" / "fixtures" / "chinook_public"
+sys.path.insert(0, str(HANDLER / "tests"))
+# The handler tests' hand-written rows in the public DDL: NULLs, non-ASCII names, dates as text.
+from dbt_project_helpers import fixture_database  # noqa: E402
 
 
 class PipelineFailed(RuntimeError):
     pass
-
-
-def fixture_database(path: Path) -> Path:
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.executescript((FIXTURE / "schema.sql").read_text(encoding="utf-8"))
-        db.executescript((FIXTURE / "rows.sql").read_text(encoding="utf-8"))
-        db.commit()
-    return path
 
 
 def s3_event(bucket: str, key: str, account: str, region: str) -> dict[str, Any]:

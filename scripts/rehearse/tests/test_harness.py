@@ -149,3 +149,10 @@ def test_event_patterns_are_matched_by_prefix(moto):
                                     "detail": {"object": {"key": key}}})
     assert events.test_event_pattern(EventPattern=pattern, Event=event("manifests/ingest_date=2026-12-01/a.json"))["Result"] is True
     assert events.test_event_pattern(EventPattern=pattern, Event=event("raw/album/ingest_date=2026-12-01/part-0000.jsonl"))["Result"] is False
+
+
+def test_every_listed_emulator_difference_is_a_function_of_the_launcher():
+    import emulator
+
+    for name in [*gaps.EMULATOR_PATCHES, *gaps.EMULATOR_ANSWERS]:
+        assert callable(getattr(emulator, name, None)), name
