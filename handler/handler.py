@@ -21,6 +21,7 @@ import operations  # noqa: E402
 import partitions  # noqa: E402
 import project  # noqa: E402
 import settings  # noqa: E402
+import shipped_parse  # noqa: E402
 from cli_args import plan  # noqa: E402
 from dbt_run import DbtRunFailed, DbtSession, summarise  # noqa: E402
 from jsonlog import log, redact_args  # noqa: E402
@@ -57,16 +58,30 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     log("dbt_run_start", request_id=request_id, trigger=request.trigger, command=shown,
         target=config.target, project=config.project_dir.name)
 
-    outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key)
+    outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key,
+                             shipped=lambda: _shipped_parse(config, invocation.cache_inputs, request_id))
     summary = summarise(shown, outcome, time.perf_counter() - started)
     operations.finish(run, config, summary, request_id)  # artifacts and alerts; never raises
     log("dbt_run_finish", level="info" if summary["status"] == "success" else "error",
         request_id=request_id, command=shown, status=summary["status"],
-        elapsed_seconds=summary["elapsed_seconds"], manifest_reused=summary["manifest_reused"],
+        elapsed_seconds=summary["elapsed_seconds"], manifest_source=summary["manifest_source"],
         counts=summary["counts"], error=summary.get("error"), artifacts=summary.get("artifacts"))
     if summary["status"] != "success":
         raise DbtRunFailed(summary)
     return summary
+
+
+def _shipped_parse(config: settings.Settings, inputs: list[str], request_id: str | None):
+    """The package's parse for this target rebound to this container, or None (then dbt parses)."""
+    if config.shipped_parse_dir is None or config.target is None:
+        return None
+    path = shipped_parse.path_for(config.shipped_parse_dir, config.target)
+    started = time.perf_counter()
+    parse_key = shipped_parse.key(config.project_dir, config.profiles_dir, inputs)
+    manifest, why = shipped_parse.load(path, parse_key, shipped_parse.container_values(config.project_dir))
+    log("dbt_shipped_parse", level="info" if manifest is not None else "warning", request_id=request_id,
+        used=manifest is not None, reason=why or None, elapsed_seconds=round(time.perf_counter() - started, 3))
+    return manifest
 
 
 def parse_at_init() -> bool:

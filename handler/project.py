@@ -32,7 +32,7 @@ def raw_tables(project_dir: Path, source_name: str = "raw") -> dict[str, str]:
     ingestion writes raw/<lower-case name>/, and Glue lower-cases table names).
     """
     tables: dict[str, str] = {}
-    for path in _files(project_dir, skip_packages=True):
+    for path in files(project_dir, skip_packages=True):
         if path.suffix not in (".yml", ".yaml") or path.name in _NOT_SOURCE_FILES:
             continue
         try:
@@ -60,7 +60,7 @@ def macro_names(project_dir: Path) -> set[str]:
     names: set[str] = set()
     for folder in paths if isinstance(paths, list) else ["macros"]:
         root = project_dir / str(folder)
-        for path in _files(root, skip_packages=True) if root.is_dir() else ():
+        for path in files(root, skip_packages=True) if root.is_dir() else ():
             if path.suffix == ".sql":
                 names.update(match.decode() for match in _MACRO_DEFINITION.findall(path.read_bytes()))
     return names
@@ -69,18 +69,7 @@ def macro_names(project_dir: Path) -> set[str]:
 def fingerprint(project_dir: Path, profiles_dir: Path, inputs: Iterable[str]) -> str:
     """A digest of the project's files, the profile, the env vars they read, and `inputs`."""
     digest = hashlib.sha256()
-    env_names: set[str] = set()
-    files = sorted(_files(project_dir, skip_packages=False))
-    profiles = profiles_dir / "profiles.yml"
-    if profiles not in files:
-        files.append(profiles)
-    for path in files:
-        try:
-            content = path.read_bytes()
-        except OSError:
-            continue
-        digest.update(str(path).encode() + b"\0" + hashlib.sha256(content).digest())
-        env_names.update(match.decode(errors="replace") for match in _ENV_VAR_CALL.findall(content))
+    env_names = hash_files(digest, project_dir, profiles_dir, relative=False)
     # DBT_* variables are dbt's own settings; the rest are what the project's env_var() calls read.
     env_names.update(name for name in os.environ if name.startswith("DBT_"))
     for name in sorted(env_names):
@@ -90,7 +79,35 @@ def fingerprint(project_dir: Path, profiles_dir: Path, inputs: Iterable[str]) ->
     return digest.hexdigest()
 
 
-def _files(root: Path, *, skip_packages: bool) -> Iterator[Path]:
+def hash_files(digest: "hashlib._Hash", project_dir: Path, profiles_dir: Path, *, relative: bool) -> set[str]:
+    """Feed each project file and profiles.yml, by path and content, to `digest`.
+
+    Returns the names of the variables their env_var() calls read. `relative`: paths as seen from
+    the project folder, so the same project elsewhere gives the same digest.
+    """
+    env_names: set[str] = set()
+    found = sorted(files(project_dir, skip_packages=False))
+    profiles = profiles_dir / "profiles.yml"
+    if profiles not in found:
+        found.append(profiles)
+    for path in found:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        shown = path.relative_to(project_dir).as_posix() if relative and path.is_relative_to(project_dir) else str(path)
+        digest.update(shown.encode() + b"\0" + hashlib.sha256(content).digest())
+        env_names.update(env_var_names(content))
+    return env_names
+
+
+def env_var_names(content: bytes) -> set[str]:
+    """Names of the variables that the env_var() calls in a file's text read."""
+    return {match.decode(errors="replace") for match in _ENV_VAR_CALL.findall(content)}
+
+
+def files(root: Path, *, skip_packages: bool) -> Iterator[Path]:
+    """Every file dbt may read under a project folder (not target/, logs/ or hidden ones)."""
     for folder, dirs, names in os.walk(root):
         top = Path(folder) == root
         dirs[:] = [

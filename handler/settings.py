@@ -1,8 +1,9 @@
 """Where the dbt project, its profiles and its writable folders are, from the environment.
 
-Packaged (Lambda): the project sits next to this file in `dbt/`. In the repository it is
-`<repo>/dbt`. Either way `DBT_PROJECT_DIR` / `DBT_PROFILES_DIR` / `DBT_TARGET` point the
-handler at any other project and target.
+Packaged (Lambda): the project sits next to this file in `dbt/`, and the package's parses in
+`shipped-parse/`. In the repository it is `<repo>/dbt`, with no shipped parses. Either way
+`DBT_PROJECT_DIR` / `DBT_PROFILES_DIR` / `DBT_TARGET` point the handler at any other project and
+target, and `DBT_SHIPPED_PARSE_DIR` at a folder of shipped parses.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ PACKAGED = (HERE / "dbt" / "dbt_project.yml").is_file()
 DEFAULT_PROJECT_DIR = HERE / "dbt" if PACKAGED else HERE.parent / "dbt"
 # Lambda can write only under /tmp; in the repository local data sits next to the code.
 DEFAULT_LOCAL_DATA_DIR = Path("/tmp/local") if PACKAGED else HERE.parent / ".local"
+# The parses scripts/build-package ships beside the handler (none in the repository).
+DEFAULT_SHIPPED_PARSE_DIR = HERE / "shipped-parse" if PACKAGED else None
 
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 
@@ -39,6 +42,7 @@ class Settings:
     log_path: Path
     local_data_dir: Path | None
     raw_bucket: str | None
+    shipped_parse_dir: Path | None  # the package's parses (shipped_parse.py); None: parse as usual
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +81,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         log_path=scratch / "logs",
         local_data_dir=local_data_dir,
         raw_bucket=env.get("RAW_BUCKET_NAME") or None,
+        shipped_parse_dir=_shipped_parse_dir(env),
     )
 
 
@@ -94,6 +99,16 @@ def apply(settings: Settings) -> None:
         settings.local_data_dir.mkdir(parents=True, exist_ok=True)
     settings.target_path.mkdir(parents=True, exist_ok=True)
     settings.log_path.mkdir(parents=True, exist_ok=True)
+
+
+def _shipped_parse_dir(env: Mapping[str, str]) -> Path | None:
+    value = env.get("DBT_SHIPPED_PARSE_DIR")
+    if not value:
+        return DEFAULT_SHIPPED_PARSE_DIR
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(f"DBT_SHIPPED_PARSE_DIR={value!r}: expected a folder of shipped parses (<target>.pickle)")
+    return path
 
 
 def _dir(env: Mapping[str, str], name: str, default: Path, marker: str) -> Path:

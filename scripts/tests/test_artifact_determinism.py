@@ -61,6 +61,9 @@ def test_function_package_from_a_fresh_copy_is_byte_identical(tmp_path: Path):
     for name in ("handler", "dbt"):
         shutil.copytree(REPO / name, tmp_path / "copy" / name, copy_function=shutil.copy)
     run([str(SCRIPTS / "build-package"), "--out", str(tmp_path / "repo.zip")], cwd=REPO)
+    # An empty cache: the copy's shipped parses are parsed again, in other folders, and must match too.
     run([str(SCRIPTS / "build-package"), "--handler-dir", str(tmp_path / "copy" / "handler"),
-         "--dbt-dir", str(tmp_path / "copy" / "dbt"), "--out", str(tmp_path / "copy.zip")], cwd=REPO)
+         "--dbt-dir", str(tmp_path / "copy" / "dbt"), "--out", str(tmp_path / "copy.zip"),
+         "--shipped-parse-cache", str(tmp_path / "cache")], cwd=REPO)
+    assert sorted((tmp_path / "cache").glob("*/*.pickle")), "the copy's build parsed nothing"
     assert deterministic_zip.sha256(tmp_path / "repo.zip") == deterministic_zip.sha256(tmp_path / "copy.zip")

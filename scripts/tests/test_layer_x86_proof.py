@@ -222,3 +222,9 @@ def test_packaged_handler_parses_our_project_for_athena_on_the_layer(
     assert manifest["metadata"]["adapter_type"] == "athena"
     assert manifest["sources"]["source.dbt_lambda.raw.Artist"]["schema"] == "acme_dev"
     assert sorted(p.relative_to(task) for p in task.rglob("*")) == before, "nothing is written in the task root"
+
+    # A new container's first call starts from the package's parse: its key matches on the layer's dbt.
+    program = ("import handler, json; r = handler.handler({'command': ['ls'], 'cli_args': ['--resource-type', 'source']}); "
+               "print('RESULT ' + json.dumps([r['manifest_source'], len(r['output'])]))")
+    out = run([str(bare_python), "-c", program], env=env, cwd=tmp_path).stdout
+    assert json.loads(next(line for line in out.splitlines() if line.startswith("RESULT ")).split(" ", 1)[1]) == ["package", 11]
