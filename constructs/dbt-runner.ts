@@ -87,13 +87,7 @@ export class DbtRunner extends Construct implements IGrantable {
     const layerZip = props.layerZip ?? LAYER_ZIP;
     const snapStart = props.snapStart ?? false;
 
-    this.basics = new FunctionBasics(this, {
-      functionName: name,
-      accountId: props.accountId,
-      logRetentionDays: props.logRetentionDays,
-      kmsKeyArn: props.kmsKeyArn,
-      permissionsBoundary: props.permissionsBoundary,
-    });
+    this.basics = new FunctionBasics(this, props);
     this.logGroup = this.basics.logGroup;
     this.role = this.basics.role;
     this.deadLetterQueue = this.basics.deadLetterQueue;
@@ -108,11 +102,9 @@ export class DbtRunner extends Construct implements IGrantable {
     });
 
     this.function = new LambdaFunction(this, "function", {
+      ...this.basics.functionSettings(),
       functionName: name,
       description: "Runs dbt (dbt-core + dbt-athena) against Athena",
-      role: this.role.arn,
-      runtime: RUNTIME,
-      architectures: [ARCHITECTURE],
       handler: "handler.handler",
       filename: functionZip,
       sourceCodeHash: Fn.filebase64sha256(functionZip),
@@ -121,14 +113,8 @@ export class DbtRunner extends Construct implements IGrantable {
       timeout: props.timeout ?? 900,
       reservedConcurrentExecutions: props.reservedConcurrency === "none" ? undefined : (props.reservedConcurrency ?? 1),
       environment: { variables: { ...props.environment, ...(snapStart ? { DBT_PARSE_AT_INIT: "true" } : {}) } },
-      kmsKeyArn: props.kmsKeyArn,
-      tracingConfig: { mode: "Active" },
-      deadLetterConfig: { targetArn: this.deadLetterQueue.arn },
-      loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
       // SnapStart applies to published versions only: every code or config change publishes one.
       ...(snapStart ? { publish: true, snapStart: { applyOn: "PublishedVersions" } } : {}),
-      // The role's permissions must exist before the first invocation writes logs.
-      dependsOn: [this.basics.rolePolicy, this.logGroup],
     });
     this.functionName = this.function.functionName;
     this.functionArn = this.function.arn;

@@ -16,7 +16,7 @@ export interface FunctionBasicsProps {
   readonly accountId: string;
   /** Default 14 days. */
   readonly logRetentionDays?: number;
-  /** KMS key of the log group. Default: CloudWatch's own encryption. */
+  /** KMS key of the log group and the function's environment variables. Default: AWS-managed keys. */
   readonly kmsKeyArn?: string;
   /** ARN of the managed policy set as the role's permissions boundary. Default: none. */
   readonly permissionsBoundary?: string;
@@ -35,12 +35,14 @@ export class FunctionBasics {
   readonly deadLetterQueue: SqsQueue;
   private readonly statements: GrantStatement[] = [];
   private readonly policyDocument: DataAwsIamPolicyDocument;
+  private readonly kmsKeyArn?: string;
 
   constructor(
     private readonly owner: Construct,
     props: FunctionBasicsProps,
   ) {
     const name = props.functionName;
+    this.kmsKeyArn = props.kmsKeyArn;
     this.logGroup = new CloudwatchLogGroup(owner, "logs", {
       name: `/aws/lambda/${name}`,
       retentionInDays: props.logRetentionDays ?? 14,
@@ -86,6 +88,24 @@ export class FunctionBasics {
     this.grant({ sid: "SendToDeadLetterQueue", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn] });
     // X-Ray has no resource-level permissions: AWS accepts only "*" for these two actions.
     this.grant({ sid: "XRayTracing", actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] });
+  }
+
+  /**
+   * The settings of the function itself that every function of the platform shares: its role,
+   * runtime and architecture, encryption, tracing, dead-letter queue and log group, and a
+   * dependency on the role's permissions (they must exist before the first invocation writes logs).
+   */
+  functionSettings() {
+    return {
+      role: this.role.arn,
+      runtime: RUNTIME,
+      architectures: [ARCHITECTURE],
+      kmsKeyArn: this.kmsKeyArn,
+      tracingConfig: { mode: "Active" },
+      deadLetterConfig: { targetArn: this.deadLetterQueue.arn },
+      loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+      dependsOn: [this.rolePolicy, this.logGroup],
+    };
   }
 
   /** Adds a statement to the execution role's policy; a sid may be granted once. */

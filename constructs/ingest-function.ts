@@ -6,7 +6,7 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { FUNCTION_ZIP } from "./artifacts";
-import { ARCHITECTURE, FunctionBasics, RUNTIME } from "./function-basics";
+import { FunctionBasics } from "./function-basics";
 import { GrantStatement, IGrantable } from "./grants";
 import { MANIFEST_PREFIX, RAW_PREFIX } from "./raw-zone";
 import { SecureBucket } from "./secure-bucket";
@@ -69,13 +69,7 @@ export class IngestFunction extends Construct implements IGrantable {
       throw new Error(`IngestFunction ${id}: sourceKey "${this.sourceKey}" must not be under ${RAW_PREFIX} or ${MANIFEST_PREFIX}`);
     }
 
-    this.basics = new FunctionBasics(this, {
-      functionName: name,
-      accountId: props.accountId,
-      logRetentionDays: props.logRetentionDays,
-      kmsKeyArn: props.kmsKeyArn,
-      permissionsBoundary: props.permissionsBoundary,
-    });
+    this.basics = new FunctionBasics(this, props);
     this.logGroup = this.basics.logGroup;
     this.role = this.basics.role;
     this.deadLetterQueue = this.basics.deadLetterQueue;
@@ -97,11 +91,9 @@ export class IngestFunction extends Construct implements IGrantable {
     this.grant({ sid: "ReplaceRawSnapshots", actions: ["s3:DeleteObject"], resources: [`${bucket}/${RAW_PREFIX}*`] });
 
     this.function = new LambdaFunction(this, "function", {
+      ...this.basics.functionSettings(),
       functionName: name,
       description: "Copies the tables of a SQLite database in the raw bucket into the raw zone, then writes the ingest manifest",
-      role: this.role.arn,
-      runtime: RUNTIME,
-      architectures: [ARCHITECTURE],
       handler: "ingest.handler",
       filename: functionZip,
       sourceCodeHash: Fn.filebase64sha256(functionZip),
@@ -111,11 +103,6 @@ export class IngestFunction extends Construct implements IGrantable {
       // A database is downloaded to /tmp and each table spooled there before it is published.
       ephemeralStorage: { size: 2048 },
       environment: { variables: { RAW_BUCKET_NAME: props.rawBucket.bucketName, INGEST_SOURCE_KEY: this.sourceKey } },
-      kmsKeyArn: props.kmsKeyArn,
-      tracingConfig: { mode: "Active" },
-      deadLetterConfig: { targetArn: this.deadLetterQueue.arn },
-      loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
-      dependsOn: [this.basics.rolePolicy, this.logGroup],
     });
     this.functionName = this.function.functionName;
     this.functionArn = this.function.arn;

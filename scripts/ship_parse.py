@@ -65,17 +65,17 @@ def ship(source: Path, out: Path, target: str, variables: list[str], scratch: Pa
     (first, first_key), (second, second_key) = parsed["a"], parsed["b"]
     if first_key != second_key:
         return "skipped: the two parses have different keys (a file changed while parsing?)"
-    swapped = shipped_parse.loads(shipped_parse.dumps(first))
+    data = shipped_parse.dumps(first)
+    swapped = shipped_parse.loads(data)
     names = [*variables, shipped_parse.PROJECT_FOLDER, shipped_parse.DBT_FOLDER]
     shipped_parse.rebind(swapped, {sets["a"][name]: sets["b"][name] for name in names})
     where = shipped_parse.first_difference(shipped_parse.plain(swapped), shipped_parse.plain(second))
     if where is not None:
         return (f"skipped: a deployment value reaches the parse in a way a replacement cannot reproduce "
                 f"(first difference at {where[:300]})")
-    data = shipped_parse.dumps(first)
     used = {name: sets["a"][name] for name in names if sets["a"][name].encode() in data}
     path = shipped_parse.path_for(out, target)
-    shipped_parse.write(path, first_key, used, first)
+    shipped_parse.write(path, first_key, used, data)
     return (f"{path.name}: {len(first.nodes)} nodes, {len(first.sources)} sources, {len(first.macros)} macros, "
             f"{path.stat().st_size / 1024:.0f} KiB, rebinds {', '.join(sorted(used)) or 'nothing'} "
             f"({time.perf_counter() - started:.1f} s)")
