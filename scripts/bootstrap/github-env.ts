@@ -34,6 +34,46 @@ export function ghRepositoryCommands(repo: GitHubRepo, vars: GitHubVariables): s
 }
 
 /**
+ * When gh is missing or logged out: prints the commands that finish the step and returns its
+ * "manual" result; otherwise undefined.
+ */
+function ghUnavailable(gh: Gh, commands: string[], print: (line: string) => void): StepResult | undefined {
+  const auth = gh(["auth", "status", "--hostname", "github.com"]);
+  if (auth.ok) return undefined;
+  const why = auth.missing ? "gh is not installed" : "gh is not logged in (gh auth login)";
+  print(`    ${why}; run these to finish:`);
+  for (const command of commands) print(`      ${command}`);
+  return { change: "manual", detail: why };
+}
+
+/** Name -> value of a `gh variable list --json name,value` answer. */
+function listedValues(stdout: string): Map<string, string> {
+  return new Map((JSON.parse(stdout || "[]") as { name: string; value: string }[]).map((v) => [v.name, v.value]));
+}
+
+/**
+ * Sets each variable whose value differs from `current` (`scope`: the gh flags that say where,
+ * `failure`: the error when gh fails on one); returns their names. A dry run only names them.
+ */
+function setChanged(
+  gh: Gh,
+  vars: GitHubVariables,
+  current: Map<string, string>,
+  target: { slug: string; scope: readonly string[]; failure: (name: string) => string; dryRun: boolean },
+): string[] {
+  const changed: string[] = [];
+  for (const [name, value] of Object.entries(vars)) {
+    if (current.get(name) === value) continue;
+    changed.push(name);
+    if (target.dryRun) continue;
+    if (!gh(["variable", "set", name, ...target.scope, "--repo", target.slug, "--body", value]).ok) {
+      throw new Error(target.failure(name));
+    }
+  }
+  return changed;
+}
+
+/**
  * Sets repository-level variables (read by jobs outside any GitHub environment, such as the
  * pull-request plans) with `gh`, changing only those that differ, or prints the commands. Other
  * repository variables are left alone.
@@ -45,25 +85,14 @@ export async function ensureRepositoryVariables(
 ): Promise<StepResult> {
   const gh = opts.gh ?? runGh;
   const slug = `${repo.owner}/${repo.name}`;
-  const auth = gh(["auth", "status", "--hostname", "github.com"]);
-  if (!auth.ok) {
-    const why = auth.missing ? "gh is not installed" : "gh is not logged in (gh auth login)";
-    opts.print(`    ${why}; run these to finish:`);
-    for (const command of ghRepositoryCommands(repo, vars)) opts.print(`      ${command}`);
-    return { change: "manual", detail: why };
-  }
+  const manual = ghUnavailable(gh, ghRepositoryCommands(repo, vars), opts.print);
+  if (manual) return manual;
   const listed = gh(["variable", "list", "--repo", slug, "--json", "name,value"]);
   if (!listed.ok) throw new Error(`gh could not list the repository variables of ${slug}`);
-  const current = new Map((JSON.parse(listed.stdout || "[]") as { name: string; value: string }[]).map((v) => [v.name, v.value]));
-  const changes: string[] = [];
-  for (const [name, value] of Object.entries(vars)) {
-    if (current.get(name) === value) continue;
-    changes.push(name);
-    if (opts.dryRun) continue;
-    if (!gh(["variable", "set", name, "--repo", slug, "--body", value]).ok) {
-      throw new Error(`gh could not set repository variable ${name} of ${slug}`);
-    }
-  }
+  const current = listedValues(listed.stdout);
+  const changes = setChanged(gh, vars, current, {
+    slug, scope: [], failure: (name) => `gh could not set repository variable ${name} of ${slug}`, dryRun: opts.dryRun,
+  });
   if (changes.length === 0) return { change: "unchanged", detail: `${Object.keys(vars).length} variables` };
   return { change: Object.keys(vars).some((n) => current.has(n)) ? "updated" : "created", detail: changes.join(", ") };
 }
@@ -80,14 +109,8 @@ export async function ensureGitHubVariables(
 ): Promise<StepResult> {
   const gh = opts.gh ?? runGh;
   const slug = `${repo.owner}/${repo.name}`;
-  const auth = gh(["auth", "status", "--hostname", "github.com"]);
-  if (!auth.ok) {
-    const why = auth.missing ? "gh is not installed" : "gh is not logged in (gh auth login)";
-    opts.print(`    ${why}; run these to finish:`);
-    for (const command of ghCommands(repo, env, vars)) opts.print(`      ${command}`);
-    return { change: "manual", detail: why };
-  }
-
+  const manual = ghUnavailable(gh, ghCommands(repo, env, vars), opts.print);
+  if (manual) return manual;
   const changes: string[] = [];
   // Only a missing environment is created: a PUT on an existing one could reset its protection rules.
   const environmentExists = gh(["api", `repos/${slug}/environments/${env}`]).ok;
@@ -98,17 +121,13 @@ export async function ensureGitHubVariables(
     }
   }
   const listed = environmentExists ? gh(["variable", "list", "--env", env, "--repo", slug, "--json", "name,value"]) : undefined;
-  const current = new Map(
-    (listed?.ok ? (JSON.parse(listed.stdout || "[]") as { name: string; value: string }[]) : []).map((v) => [v.name, v.value]),
-  );
-  for (const [name, value] of Object.entries(vars)) {
-    if (current.get(name) === value) continue;
-    changes.push(name);
-    if (opts.dryRun) continue;
-    if (!gh(["variable", "set", name, "--env", env, "--repo", slug, "--body", value]).ok) {
-      throw new Error(`gh could not set variable ${name} in environment "${env}" of ${slug}`);
-    }
-  }
+  const current = listedValues(listed?.ok ? listed.stdout : "");
+  changes.push(...setChanged(gh, vars, current, {
+    slug,
+    scope: ["--env", env],
+    failure: (name) => `gh could not set variable ${name} in environment "${env}" of ${slug}`,
+    dryRun: opts.dryRun,
+  }));
   if (changes.length === 0) return { change: "unchanged", detail: `${Object.keys(vars).length} variables` };
   return { change: current.size === 0 ? "created" : "updated", detail: changes.join(", ") };
 }

@@ -74,40 +74,13 @@ export async function ensureOidcProvider(ctx: IamContext): Promise<StepResult & 
   return { change: "created", arn, detail: arn };
 }
 
-/** Only workflow jobs that run in this repository's GitHub environment `env` may assume the role. */
-export function trustPolicy(providerArn: string, repo: GitHubRepo, env: Environment): PolicyDocument {
+/** A trust policy: GitHub's OIDC tokens for this audience whose subject is one of `subjects`. */
+function webIdentityTrust(sid: string, providerArn: string, subjects: string | string[]): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
       {
-        Sid: "GitHubActionsEnvironment",
-        Effect: "Allow",
-        Principal: { Federated: providerArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: {
-            [`${GITHUB_OIDC_HOST}:aud`]: OIDC_AUDIENCE,
-            [`${GITHUB_OIDC_HOST}:sub`]: `repo:${repo.owner}/${repo.name}:environment:${env}`,
-          },
-        },
-      },
-    ],
-  };
-}
-
-/**
- * The plan role: jobs of this repository's pull requests (never a fork's: GitHub gives those no
- * OIDC token) and, where PLANS_ON_MAIN says so, of the main branch. No environment claim: the
- * plan needs no approval, and a job in a GitHub environment cannot assume it.
- */
-export function planTrustPolicy(providerArn: string, repo: GitHubRepo, env: Environment): PolicyDocument {
-  const slug = `repo:${repo.owner}/${repo.name}`;
-  const subjects = PLANS_ON_MAIN[env] ? [`${slug}:pull_request`, `${slug}:ref:refs/heads/main`] : `${slug}:pull_request`;
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: "GitHubActionsPlans",
+        Sid: sid,
         Effect: "Allow",
         Principal: { Federated: providerArn },
         Action: "sts:AssumeRoleWithWebIdentity",
@@ -120,6 +93,22 @@ export function planTrustPolicy(providerArn: string, repo: GitHubRepo, env: Envi
       },
     ],
   };
+}
+
+/** Only workflow jobs that run in this repository's GitHub environment `env` may assume the role. */
+export function trustPolicy(providerArn: string, repo: GitHubRepo, env: Environment): PolicyDocument {
+  return webIdentityTrust("GitHubActionsEnvironment", providerArn, `repo:${repo.owner}/${repo.name}:environment:${env}`);
+}
+
+/**
+ * The plan role: jobs of this repository's pull requests (never a fork's: GitHub gives those no
+ * OIDC token) and, where PLANS_ON_MAIN says so, of the main branch. No environment claim: the
+ * plan needs no approval, and a job in a GitHub environment cannot assume it.
+ */
+export function planTrustPolicy(providerArn: string, repo: GitHubRepo, env: Environment): PolicyDocument {
+  const slug = `repo:${repo.owner}/${repo.name}`;
+  const subjects = PLANS_ON_MAIN[env] ? [`${slug}:pull_request`, `${slug}:ref:refs/heads/main`] : `${slug}:pull_request`;
+  return webIdentityTrust("GitHubActionsPlans", providerArn, subjects);
 }
 
 export interface RoleSpec {
