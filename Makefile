@@ -2,9 +2,9 @@
 #   make demo      generate sample data, ingest it, run the dbt_runner handler on DuckDB
 #   make test      install everything and run every test suite
 #   make synth     synthesize the dev and prod stacks into cdktf.out/
-#   make layer     build the arm64 dbt Lambda layer (build/dbt-layer.zip)
+#   make layer     build the arm64 dbt Lambda layer (build/dbt-layer.zip); layer-requirements re-exports its pins
 #   make package   build the function package (build/function.zip)
-#   make bench     print the benchmark figures (synth, handler, coldstart)
+#   make bench     print the benchmark figures (synth, handler, coldstart, history)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
@@ -22,7 +22,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security rehearse synth layer package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -44,35 +44,38 @@ deps-python: .venv/.installed
 # --- the product --------------------------------------------------------------
 
 demo: deps-python
-	$(UV) run --frozen python scripts/demo.py --scale $(SCALE)
+	$(UV) run --frozen python -m scripts.demo.demo --scale $(SCALE)
 
 synth: deps-node
 	npx cdktf synth
 
 layer: deps-python
-	scripts/build-layer
+	$(UV) run --frozen python -m scripts.packaging.build_layer
+
+layer-requirements: deps-python
+	$(UV) run --frozen python -m scripts.packaging.build_layer --export-requirements
 
 package: deps-python
-	scripts/build-package
+	$(UV) run --frozen python -m scripts.packaging.build_package
 
 bootstrap: deps-node
-	npx tsx scripts/bootstrap.ts $(ARGS)
+	npx tsx scripts/bootstrap/bootstrap.ts $(ARGS)
 
 bench: deps-node deps-python
-	bench/run
+	$(UV) run --frozen python -m bench
 
 runs: deps-python
-	$(UV) run --frozen python scripts/operations/runs.py -n $(N) $(if $(ENV),--env $(ENV))
+	$(UV) run --frozen python -m scripts.operations.runs -n $(N) $(if $(ENV),--env $(ENV))
 
 docs: deps-python
-	$(UV) run --frozen python scripts/operations/dbt_docs.py $(if $(ENV),--env $(ENV))
+	$(UV) run --frozen python -m scripts.operations.dbt_docs $(if $(ENV),--env $(ENV))
 
 # --- tests ----------------------------------------------------------------------
 
 test: deps
 	$(MAKE) test-ts
 	$(MAKE) test-python
-	$(MAKE) test-artifacts
+	$(MAKE) test-packaging
 	$(MAKE) test-workflows
 	$(MAKE) test-security
 	$(MAKE) rehearse
@@ -82,25 +85,25 @@ test-ts: deps-node deps-python
 	npx tsc --noEmit
 	npx vitest run
 
-# The handler, the dbt project on DuckDB, ingestion.
+# The Lambda packages, the dbt project on DuckDB, the operations tools, the rehearsal's harness.
 test-python: deps-python
-	$(UV) run --frozen pytest handler/tests scripts/operations/tests scripts/rehearse/tests
+	$(UV) run --frozen pytest handler/tests dbt/project_tests scripts/operations/tests scripts/rehearse/tests
 
 # The layer and function package: arm64, complete, within Lambda's limits, referenced by the stacks.
-test-artifacts: layer package
-	$(UV) run --frozen pytest scripts/tests
+test-packaging: layer package
+	$(UV) run --frozen pytest scripts/packaging/tests
 
 # actionlint on .github/workflows.
 test-workflows:
-	scripts/lint-workflows
+	scripts/checks/lint-workflows
 
 # checkov on both synthesized stacks.
 test-security: synth
-	scripts/check-security
+	scripts/checks/check-security
 
 # Both stacks applied on moto for real: needs Terraform and the provider mirror (see scripts/rehearse/gaps.py).
 rehearse: deps layer package synth
-	$(UV) run --frozen python scripts/rehearse/rehearse.py
+	$(UV) run --frozen python -m scripts.rehearse.rehearse
 
 clean:
 	rm -rf cdktf.out build .local dbt/target dbt/logs

@@ -3,7 +3,7 @@ import { accessSync, constants, cpSync, existsSync, mkdtempSync, readFileSync, r
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { glueTableName, loadRawSources } from "./constructs/raw-sources";
+import { glueTableName, loadRawSources } from "./constructs/dbt-sources";
 import { SOURCES_FILE } from "./main";
 
 const ROOT = __dirname;

@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import { App } from "cdktf";
 import { environments, resolveEnvironment } from "./envs";
-import { loadRawSources } from "./constructs/raw-sources";
+import { loadRawSources } from "./constructs/dbt-sources";
 import { DataPlatformStack } from "./stacks/data-platform-stack";
 
 /** The dbt sources file the raw Glue tables come from. */

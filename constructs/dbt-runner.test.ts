@@ -31,7 +31,7 @@ describe("DbtRunner function", () => {
       function_name: "dev-dbt-runner",
       runtime: "python3.12",
       architectures: ["arm64"],
-      handler: "handler.handler",
+      handler: "dbt_runner.handler.handler",
       memory_size: 3008,
       timeout: 900,
       reserved_concurrent_executions: 1,

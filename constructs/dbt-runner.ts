@@ -6,7 +6,7 @@ import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
-import { FUNCTION_ZIP, LAYER_ZIP } from "./artifacts";
+import { FUNCTION_ZIP, LAYER_ZIP } from "./deployment-packages";
 import { ARCHITECTURE, FunctionBasics, RUNTIME } from "./function-basics";
 import { GrantStatement, IGrantable } from "./grants";
 
@@ -105,7 +105,7 @@ export class DbtRunner extends Construct implements IGrantable {
       ...this.basics.functionSettings(),
       functionName: name,
       description: "Runs dbt (dbt-core + dbt-athena) against Athena",
-      handler: "handler.handler",
+      handler: "dbt_runner.handler.handler",
       filename: functionZip,
       sourceCodeHash: Fn.filebase64sha256(functionZip),
       layers: [this.layer.arn],

@@ -5,14 +5,12 @@ import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
-import { FUNCTION_ZIP } from "./artifacts";
+import { FUNCTION_ZIP } from "./deployment-packages";
 import { FunctionBasics } from "./function-basics";
 import { GrantStatement, IGrantable } from "./grants";
-import { MANIFEST_PREFIX, RAW_PREFIX } from "./raw-zone";
+import { DEFAULT_SOURCE_KEY, INGEST_MANIFEST_PREFIX, RAW_PREFIX } from "./raw-zone-contract";
 import { SecureBucket } from "./secure-bucket";
 import { invokeOnRule } from "./triggers";
-
-export const DEFAULT_SOURCE_KEY = "db/chinook.db";
 
 export interface IngestFunctionProps {
   /** `<env>-ingest`; also names its log group, role and queue. */
@@ -65,8 +63,8 @@ export class IngestFunction extends Construct implements IGrantable {
     const functionZip = props.functionZip ?? FUNCTION_ZIP;
     this.sourceKey = props.sourceKey ?? DEFAULT_SOURCE_KEY;
     this.timeoutSeconds = props.timeout ?? 900;
-    if (this.sourceKey.startsWith(RAW_PREFIX) || this.sourceKey.startsWith(MANIFEST_PREFIX)) {
-      throw new Error(`IngestFunction ${id}: sourceKey "${this.sourceKey}" must not be under ${RAW_PREFIX} or ${MANIFEST_PREFIX}`);
+    if (this.sourceKey.startsWith(RAW_PREFIX) || this.sourceKey.startsWith(INGEST_MANIFEST_PREFIX)) {
+      throw new Error(`IngestFunction ${id}: sourceKey "${this.sourceKey}" must not be under ${RAW_PREFIX} or ${INGEST_MANIFEST_PREFIX}`);
     }
 
     this.basics = new FunctionBasics(this, props);
@@ -79,7 +77,7 @@ export class IngestFunction extends Construct implements IGrantable {
     this.grant({
       sid: "WriteRawZoneAndManifests",
       actions: ["s3:PutObject"],
-      resources: [`${bucket}/${RAW_PREFIX}*`, `${bucket}/${MANIFEST_PREFIX}*`],
+      resources: [`${bucket}/${RAW_PREFIX}*`, `${bucket}/${INGEST_MANIFEST_PREFIX}*`],
     });
     // A same-day re-ingest replaces that day's snapshot: list it, then delete what it no longer has.
     this.grant({
@@ -94,7 +92,7 @@ export class IngestFunction extends Construct implements IGrantable {
       ...this.basics.functionSettings(),
       functionName: name,
       description: "Copies the tables of a SQLite database in the raw bucket into the raw zone, then writes the ingest manifest",
-      handler: "ingest.handler",
+      handler: "ingest.handler.handler",
       filename: functionZip,
       sourceCodeHash: Fn.filebase64sha256(functionZip),
       memorySize: props.memorySize ?? 1024,

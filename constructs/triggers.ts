@@ -3,7 +3,7 @@ import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-ru
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { DbtRunner } from "./dbt-runner";
-import { MANIFEST_PREFIX, RAW_PREFIX } from "./raw-zone";
+import { INGEST_MANIFEST_PREFIX, RAW_PREFIX } from "./raw-zone-contract";
 import { SecureBucket } from "./secure-bucket";
 
 /** A function (or its alias) that an EventBridge rule can invoke. */
@@ -25,7 +25,7 @@ export interface Invocable {
 export type RawTrigger = "per-ingest" | "per-object";
 
 /** The key prefix each raw trigger matches. */
-export const RAW_TRIGGER_PREFIX: Readonly<Record<RawTrigger, string>> = { "per-ingest": MANIFEST_PREFIX, "per-object": RAW_PREFIX };
+export const RAW_TRIGGER_PREFIX: Readonly<Record<RawTrigger, string>> = { "per-ingest": INGEST_MANIFEST_PREFIX, "per-object": RAW_PREFIX };
 
 export interface TriggersProps {
   readonly runner: DbtRunner;

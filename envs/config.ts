@@ -53,7 +53,7 @@ export interface EnvironmentInput {
   /**
    * Permissions boundary of every IAM role the stack creates: an IAM policy ARN, or the name of
    * a policy in the account being deployed to. Default `<environment>-platform-boundary`, the
-   * policy scripts/bootstrap.ts creates.
+   * policy scripts/bootstrap/bootstrap.ts creates.
    */
   readonly permissionsBoundary?: string;
   /** Days the artifacts bucket keeps each run's `runs/<date>/<invocation_id>/` folder (1-3650). Default 90. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Testing, TerraformStack } from "cdktf";
 import { byPath, FIXTURE_SOURCES, ofType, only, ref, refOnly, synthStack } from "../constructs/__fixtures__/synth";
-import { loadRawSources } from "../constructs/raw-sources";
+import { loadRawSources } from "../constructs/dbt-sources";
 import { resolveEnvironment } from "../envs";
 import { dev as devInput } from "../envs/dev";
 import { DataPlatformStack, stateKey } from "./data-platform-stack";
@@ -76,7 +76,7 @@ describe("DataPlatformStack composition", () => {
     const rawArn = ref(json, "aws_s3_bucket", "raw/bucket", "arn");
     expect(fn).toMatchObject({
       function_name: `${env}-ingest`,
-      handler: "ingest.handler",
+      handler: "ingest.handler.handler",
       runtime: "python3.12",
       reserved_concurrent_executions: 1,
       architectures: ["arm64"],

@@ -8,8 +8,8 @@ import { EnvironmentConfig } from "../envs";
 import { DataLake } from "../constructs/data-lake";
 import { DbtRunner } from "../constructs/dbt-runner";
 import { PlatformKey } from "../constructs/platform-key";
-import { RawTable } from "../constructs/raw-sources";
-import { RawTables } from "../constructs/raw-tables";
+import { RawTable } from "../constructs/dbt-sources";
+import { RawTables } from "../constructs/glue-raw-tables";
 import { Triggers } from "../constructs/triggers";
 import { RunArtifacts } from "../constructs/run-artifacts";
 import { Alerts } from "../constructs/alerts";
@@ -52,7 +52,7 @@ export class DataPlatformStack extends TerraformStack {
     const accountId = new DataAwsCallerIdentity(this, "account").accountId;
     const partition = new DataAwsPartition(this, "partition").partition;
     const aws = { accountId, partition, region: config.region };
-    // A bare policy name (the default, made by scripts/bootstrap.ts) lives in the deploying account.
+    // A bare policy name (the default, made by scripts/bootstrap/bootstrap.ts) lives in the deploying account.
     const permissionsBoundary = config.permissionsBoundary.startsWith("arn:")
       ? config.permissionsBoundary
       : `arn:${partition}:iam::${accountId}:policy/${config.permissionsBoundary}`;

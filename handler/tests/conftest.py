@@ -1,25 +1,17 @@
-"""Shared fixtures: import paths as in Lambda (handler modules at top level), sample data, env isolation."""
+"""Shared fixtures of the Lambda packages' tests: sample data, fixture projects, env isolation."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from scripts.testing.chinook import ingest_module, sample_data
+from scripts.testing.runner_env import HANDLER_ENV
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-HANDLER_DIR = REPO / "handler"
-SCRIPTS_DIR = REPO / "scripts"
 FIXTURES = HERE / "fixtures"
-
-# In Lambda the handler modules sit at the zip root; here handler/ plays that role.
-for path in (HANDLER_DIR, SCRIPTS_DIR):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from runner_helpers import HANDLER_ENV  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -45,20 +37,17 @@ def copy_fixture(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_local_dir(tmp_path_factory) -> Path:
     """A LOCAL_DATA_DIR holding the scale-1 sample data ingested into raw/ (B1's generator and ingest)."""
-    import ingest
-    import sample_data
-
     root = tmp_path_factory.mktemp("sample")
     database = root / "chinook.db"
-    sample_data.generate(database, scale=1)
+    sample_data().generate(database, scale=1)
     local = root / "local"
-    ingest.ingest(str(database), str(local))
+    ingest_module().ingest(str(database), str(local))
     return local
 
 
 @pytest.fixture(scope="session")
 def handler_module():
-    import handler
+    from dbt_runner import handler
 
     return handler
 

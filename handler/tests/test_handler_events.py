@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-import events
-import project
-import settings
-from cli_args import plan
-from runner_helpers import HANDLER_ENV, REPO
+from dbt_runner import events
+from dbt_runner import project
+from dbt_runner import settings
+from dbt_runner.cli_args import plan
+from scripts.testing.runner_env import HANDLER_ENV, REPO
 
 RAW_TABLES = {name: name.lower() for name in (
     "Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine", "MediaType", "Playlist",
@@ -184,15 +184,15 @@ def test_manifest_in_another_bucket_is_refused_before_it_is_read():
 
 
 def test_local_manifest_reader_reads_under_the_data_folder(tmp_path):
-    import manifests
+    from dbt_runner import ingest_manifests
 
     path = tmp_path / MANIFEST_KEY
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(manifest()))
-    request = parse(created(MANIFEST_KEY, bucket="local"), read_object=manifests.local_reader(tmp_path))
+    request = parse(created(MANIFEST_KEY, bucket="local"), read_object=ingest_manifests.local_reader(tmp_path))
     assert request.cli_args[1:3] == ("source:raw.Track+", "source:raw.Album+")
     with pytest.raises(events.EventError, match="cannot read the manifest"):
-        parse(created(MANIFEST_KEY.replace("0a1b", "ffff")), read_object=manifests.local_reader(tmp_path))
+        parse(created(MANIFEST_KEY.replace("0a1b", "ffff")), read_object=ingest_manifests.local_reader(tmp_path))
 
 
 def test_raw_tables_are_read_from_the_real_projects_raw_source():
@@ -278,14 +278,13 @@ def test_local_target_defaults_local_data_dir_to_the_repo(monkeypatch):
 
 
 def test_packaged_layout_finds_the_project_next_to_the_handler(tmp_path):
-    """In the function zip the modules and dbt/ share the task root; local data then goes to /tmp."""
+    """In the function zip the packages and dbt/ share the task root; local data then goes to /tmp."""
     task_root = tmp_path / "task"
-    task_root.mkdir()
-    for module in (REPO / "handler").glob("*.py"):
-        shutil.copy(module, task_root)
+    for package in ("dbt_runner", "raw_zone"):
+        shutil.copytree(REPO / "handler" / package, task_root / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "dbt", task_root / "dbt", ignore=shutil.ignore_patterns("target", "logs"))
     probe = (
-        "import json, settings; c = settings.load();"
+        "import json; from dbt_runner import settings; c = settings.load();"
         "print(json.dumps([str(c.project_dir), str(c.profiles_dir), str(c.local_data_dir), settings.PACKAGED]))"
     )
     env = {k: v for k, v in os.environ.items() if k not in HANDLER_ENV} | {"ENVIRONMENT": "local"}

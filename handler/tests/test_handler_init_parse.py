@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from runner_helpers import HANDLER_DIR, env_of, write_numbers
+from scripts.testing.runner_env import env_of, write_numbers
 
 # A cold container: import the handler (init), then invoke it.
 COLD_START = textwrap.dedent(
     """
-    import json, sys
-    sys.path.insert(0, {handler!r})
-    import handler
+    import json
+    from dbt_runner import handler
     print("INIT_DONE", flush=True)
     for event in {events!r}:
         try:
@@ -33,7 +32,7 @@ COLD_START = textwrap.dedent(
 
 def cold_start(events: list[dict], **env: str) -> tuple[list[dict], list[dict]]:
     """(the handler's log records before INIT_DONE, then one record per event: RESULT or RAISED)."""
-    code = COLD_START.format(handler=str(HANDLER_DIR), events=events)
+    code = COLD_START.format(events=events)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env=env_of(DBT_LOG_LEVEL="warn", **env))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from runner_helpers import HANDLER_DIR, env_of, write_numbers
+from scripts.testing.runner_env import env_of, write_numbers
 
 # Makes every POSIX semaphore fail as it does in Lambda, before anything imports multiprocessing.
 BREAK_SEMLOCK = textwrap.dedent(
@@ -57,11 +57,10 @@ def test_real_build_through_the_handler_without_semlock(copy_fixture, tmp_path):
     data = tmp_path / "data"
     write_numbers(data, [1, 2, 3])
     result = run_python(
-        f"""
-        import json, sys
-        sys.path.insert(0, {str(HANDLER_DIR)!r})
-        import handler
-        summary = handler.handler({{"command": ["build"], "cli_args": ["--threads", "2"]}}, None)
+        """
+        import json
+        from dbt_runner import handler
+        summary = handler.handler({"command": ["build"], "cli_args": ["--threads", "2"]}, None)
         print("SUMMARY " + json.dumps(summary))
         """,
         DBT_PROJECT_DIR=str(copy_fixture("tiny")),

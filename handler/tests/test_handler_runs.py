@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import settings
-from dbt_run import DbtRunFailed, DbtSession
-from runner_helpers import write_numbers
+from dbt_runner import settings
+from dbt_runner.dbt_run import DbtRunFailed, DbtSession
+from scripts.testing.runner_env import write_numbers
 
 
 def query(database: Path, sql: str):

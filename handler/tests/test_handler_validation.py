@@ -7,8 +7,8 @@ import json
 import pytest
 from dbt.cli.main import dbtRunner
 
-import events
-import settings
+from dbt_runner import events
+from dbt_runner import settings
 
 OBJECT_CREATED = {
     "version": "0",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dbt_project_helpers import REPO, TABLES, fixture_database, folder, ingest_module, read_jsonl, sample_data
+from scripts.testing.chinook import TABLES, fixture_database, folder, ingest_module, read_jsonl, sample_data
 
 DAY = dt.date(2024, 3, 1)
 
@@ -98,7 +98,7 @@ def test_generator_rejects_bad_scale(tmp_path, bad):
 def test_cli_prints_progress_and_writes_the_file(tmp_path):
     out = tmp_path / "cli.sqlite"
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "sample_data.py"), "--scale", "1", "--seed", "42", "--out", str(out)],
+        [sys.executable, "-m", "scripts.demo.sample_data", "--scale", "1", "--seed", "42", "--out", str(out)],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -106,7 +106,7 @@ def test_cli_prints_progress_and_writes_the_file(tmp_path):
     sample_data().generate(tmp_path / "api.sqlite", scale=1, seed=42)
     assert out.read_bytes() == (tmp_path / "api.sqlite").read_bytes()
     bad = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "sample_data.py"), "--scale", "0", "--out", str(tmp_path / "n")],
+        [sys.executable, "-m", "scripts.demo.sample_data", "--scale", "0", "--out", str(tmp_path / "n")],
         capture_output=True, text=True, timeout=60,
     )
     assert bad.returncode == 2 and "--scale" in bad.stderr
@@ -250,7 +250,7 @@ def test_lambda_event_validation(monkeypatch, event, env, field):
 
 def test_cli_reports_bad_input_without_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(REPO / "handler" / "ingest.py"), str(tmp_path / "nope.sqlite"), str(tmp_path / "out")],
+        [sys.executable, "-m", "ingest", str(tmp_path / "nope.sqlite"), str(tmp_path / "out")],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
@@ -340,7 +340,7 @@ def test_manifest_only_cli_for_files_loaded_by_other_means(tmp_path):
         part = out / "raw" / table / "ingest_date=2024-03-05" / "part-0000.jsonl"
         part.parent.mkdir(parents=True)
         part.write_text('{"x": 1}\n')
-    command = [sys.executable, str(REPO / "handler" / "ingest.py"), "--manifest-only", str(out),
+    command = [sys.executable, "-m", "ingest", "--manifest-only", str(out),
                "--tables", "Album", "Track", "--ingest-date", "2024-03-05"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -352,11 +352,11 @@ def test_manifest_only_cli_for_files_loaded_by_other_means(tmp_path):
         ("Track", None, ["raw/track/ingest_date=2024-03-05/part-0000.jsonl"]),
     ]
     # A table with no files for that day is refused, and no manifest is written.
-    missing = subprocess.run([*command[:4], "--tables", "Genre", "--ingest-date", "2024-03-05"],
+    missing = subprocess.run([*command[:5], "--tables", "Genre", "--ingest-date", "2024-03-05"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "tables: table 'Genre' has no objects" in missing.stderr
     assert len(_manifests(out)) == 1
     no_date = subprocess.run(command[:-2], capture_output=True, text=True, timeout=60)
     assert no_date.returncode == 2 and "--ingest-date" in no_date.stderr
-    helped = subprocess.run([*command[:2], "--help"], capture_output=True, text=True, timeout=60)
+    helped = subprocess.run([*command[:3], "--help"], capture_output=True, text=True, timeout=60)
     assert "--manifest-only" in helped.stdout and "manifests/ingest_date=" in helped.stdout

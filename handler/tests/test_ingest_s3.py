@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dbt_project_helpers import DBT_DIR, TABLES, aws_env, fixture_database, folder, ingest_module, moto_server, sample_data
+from scripts.testing.chinook import DBT_DIR, TABLES, aws_env, fixture_database, folder, ingest_module, moto_server, sample_data
 
 RAW = "test-raw-bucket"
 LANDING = "test-landing-bucket"
@@ -120,10 +120,10 @@ def _manifest_event(key: str) -> dict:
 @pytest.mark.parametrize("event", [{}, {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}])
 def test_default_source_to_one_manifest_to_one_build_over_every_table(s3, empty_raw, tmp_path, monkeypatch, event):
     """db/chinook.db in the raw bucket (public DDL) -> ingest.handler -> manifest -> the runner's event parser."""
-    import events
-    import manifests
-    import partitions
-    import project
+    from dbt_runner import events
+    from dbt_runner import ingest_manifests
+    from dbt_runner import partitions
+    from dbt_runner import project
 
     client = empty_raw
     database = fixture_database(tmp_path / "chinook.db")
@@ -142,7 +142,7 @@ def test_default_source_to_one_manifest_to_one_build_over_every_table(s3, empty_
 
     request = events.parse(_manifest_event(key), default_command=("build",),
                            raw_tables=lambda: project.raw_tables(DBT_DIR), raw_bucket=RAW,
-                           read_object=manifests.s3_reader(client))
+                           read_object=ingest_manifests.s3_reader(client))
     assert request.command == ("build",) and request.trigger == "manifest"
     assert request.cli_args == ("--select", *(f"source:raw.{t}+" for t in TABLES), "resource_type:seed")
     # What the runner passes dbt as the partitions to read: the day just ingested, for every table.
@@ -150,7 +150,7 @@ def test_default_source_to_one_manifest_to_one_build_over_every_table(s3, empty_
 
 
 def test_another_source_key_and_a_newer_day_are_what_the_runner_lists(s3, empty_raw, tmp_path, monkeypatch):
-    import partitions
+    from dbt_runner import partitions
 
     client = empty_raw
     client.upload_file(str(fixture_database(tmp_path / "c.db")), RAW, "landing/other.db")
@@ -189,9 +189,9 @@ def test_manifest_only_in_s3_lists_the_loaded_files(s3, empty_raw):
 
 
 def test_runner_lists_partitions_in_the_raw_bucket_and_falls_back_when_it_cannot(s3, empty_raw, monkeypatch, capsys):
-    import events
-    import partitions
-    import settings
+    from dbt_runner import events
+    from dbt_runner import partitions
+    from dbt_runner import settings
 
     client = empty_raw
     client.put_object(Bucket=RAW, Key="raw/album/ingest_date=2024-05-15/part-0000.jsonl", Body=b'{"AlbumId": 1}\n')

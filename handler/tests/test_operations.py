@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import state
-from dbt_project_helpers import DBT_DIR, aws_env, moto_server
-from dbt_run import DbtRunFailed, DbtSession
-from events import EventError
-from runner_helpers import write_numbers
+from dbt_runner import state
+from scripts.testing.chinook import DBT_DIR, aws_env, moto_server
+from dbt_runner.dbt_run import DbtRunFailed, DbtSession
+from dbt_runner.events import EventError
+from scripts.testing.runner_env import write_numbers
 
 STATE_BUILD = {"command": ["build"], "cli_args": ["--select", "state:modified+"], "state": "latest"}
 
@@ -294,7 +294,7 @@ def test_a_warning_publishes_one_alert_and_the_run_still_succeeds(handler_module
 
 
 def test_alert_lines_are_first_lines_with_quoted_values_masked():
-    import alerts
+    from dbt_runner import alerts
 
     error = "Conversion Error: Could not convert string 'alice@example.com' to INT32\n\nLINE 3: select cast(email as int)"
     assert alerts.first_line(error) == "Conversion Error: Could not convert string '…' to INT32"

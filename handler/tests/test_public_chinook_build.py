@@ -6,35 +6,13 @@ manifest is reused and the build reads the new partition, named as a literal in 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from dbt_project_helpers import TABLES, fixture_database, ingest_module, snake
-
-# album_id, album_title, artist_name, track_count: worked out by hand from fixtures/chinook_public/rows.sql.
-EXPECTED_ALBUMS = [
-    (1, "For Those About To Rock We Salute You", "AC/DC", 2),
-    (2, "Let There Be Rock", "AC/DC", 1),
-    (3, "Chill: Brasil (Disc 2)", "Antônio Carlos Jobim", 4),
-    (4, "Ace Of Spades", "Motörhead", 0),
-]
-
-
-def manifest_event(manifest_path: Path, data_dir: Path) -> dict:
-    key = manifest_path.relative_to(data_dir).as_posix()
-    return {"version": "0", "detail-type": "Object Created", "source": "aws.s3", "region": "ap-southeast-2",
-            "detail": {"bucket": {"name": "local"}, "object": {"key": key}}}
-
-
-def mart(data_dir: Path, name: str, order_by: str) -> list[tuple]:
-    with duckdb.connect() as db:
-        return db.execute(f"select * from read_parquet(?) order by {order_by}",
-                          [str(data_dir / "processed" / f"{name}.parquet")]).fetchall()
-
+from scripts.testing.chinook import EXPECTED_ALBUMS, TABLES, fixture_database, ingest_module, manifest_event, mart, snake
 
 def _local(env: pytest.MonkeyPatch, root: Path) -> None:
     """The handler on the local target with this module's data folder and its own scratch folder."""
@@ -133,7 +111,7 @@ def test_a_warm_invocation_with_a_new_day_reuses_the_manifest_and_reads_the_new_
     albums = mart(data_dir, "album_track_counts", "album_id")
     assert albums[2] == (3, "Chill: Brasil (Disc 2)", "Antônio Carlos Jobim", 3)
     # The SQL dbt ran names the new day as a literal (what lets Athena and DuckDB prune).
-    import settings
+    from dbt_runner import settings
 
     compiled = settings.load().target_path / "run" / "dbt_lambda" / "models" / "staging"
     for table in TABLES:
@@ -154,7 +132,7 @@ def test_a_partial_ingest_builds_only_its_tables_and_what_depends_on_them(pipeli
 
 
 def test_newest_local_partition_ignores_folders_without_a_part_file(tmp_path):
-    import partitions
+    from dbt_runner import partitions
 
     for day, part in (("2024-01-01", True), ("2024-01-03", True), ("2024-01-09", False)):
         folder = tmp_path / "raw" / "album" / f"ingest_date={day}"

@@ -1,6 +1,6 @@
-"""The package's parse (shipped_parse.py, scripts/ship_parse.py): what its key holds, when it is refused,
+"""The package's parse (dbt_runner/shipped_parse.py, scripts/packaging/ship_parse.py): what its key holds, when it is refused,
 and a real build that starts from one. The Athena parse in the real package, rebound and compared with
-a fresh parse, is scripts/tests/test_shipped_parse_package.py."""
+a fresh parse, is scripts/packaging/tests/test_shipped_parse_package.py."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import shipped_parse
-from dbt_project_helpers import REPO, fixture_database, ingest_module
-from test_public_chinook_build import EXPECTED_ALBUMS, manifest_event, mart
+from dbt_runner import shipped_parse
+from scripts.testing.chinook import EXPECTED_ALBUMS, REPO, fixture_database, ingest_module, manifest_event, mart
 
 
 def _project(root: Path, files: dict[str, str]) -> Path:
@@ -100,9 +99,9 @@ def test_first_difference_names_the_path():
 
 
 def _ship(project: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    # As scripts/build-package runs it: a clean environment and a fixed string hash seed.
+    # As scripts/packaging/build_package.py runs it: a clean environment and a fixed string hash seed.
     env = {"PATH": os.environ["PATH"], "HOME": str(out.parent), "PYTHONHASHSEED": "0"}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / "ship_parse.py"), "--project", str(project),
+    return subprocess.run([sys.executable, "-m", "scripts.packaging.ship_parse", "--project", str(project),
                            "--out", str(out), *args], env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -139,8 +138,8 @@ def shipped_local(tmp_path_factory) -> dict[str, Path]:
 def test_a_cold_container_builds_from_the_shipped_parse_and_gets_the_same_marts(shipped_local, monkeypatch, tmp_path):
     import tempfile
 
-    import handler
-    from dbt_run import DbtSession
+    from dbt_runner import handler
+    from dbt_runner.dbt_run import DbtSession
 
     data_dir = tmp_path / "data"
     ingested = ingest_module().ingest(str(fixture_database(tmp_path / "chinook.db")), str(data_dir))

@@ -22,7 +22,7 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-export const USAGE = `Usage: npx tsx scripts/bootstrap.ts --region <aws-region> --env <dev|prod> [--github-repo <owner/name>] [--dry-run]
+export const USAGE = `Usage: npx tsx scripts/bootstrap/bootstrap.ts --region <aws-region> --env <dev|prod> [--github-repo <owner/name>] [--dry-run]
        make bootstrap ARGS="--region <aws-region> --env <dev|prod> [--github-repo <owner/name>] [--dry-run]"
 
 Checks the account's Lambda concurrency quota in the stack's region, creates (or checks) the

@@ -13,7 +13,7 @@ import { Testing } from "cdktf";
 import { buildApp, SOURCES_FILE } from "../../main";
 import { environmentConfig } from "../../envs";
 import { boundaryPolicy } from "./boundary-policy";
-import { loadRawSources } from "../../constructs/raw-sources";
+import { loadRawSources } from "../../constructs/dbt-sources";
 import { DataPlatformStack } from "../../stacks/data-platform-stack";
 import { deployPolicy, deployScope } from "./deploy-policy";
 import { planPolicy } from "./plan-policy";

@@ -10,7 +10,7 @@ latest/ yet that is a first, full build. Nothing changed in the package: nothing
 If the runner is busy (reserved concurrency 1), the build is queued asynchronously instead,
 and its result reaches the alert topic like any other run.
 
-  build_changed.py --stack-dir cdktf.out/stacks/dev [--plan tfplan] [--dry-run]
+  python -m scripts.operations.build_changed --stack-dir cdktf.out/stacks/dev [--plan tfplan] [--dry-run]
 """
 
 from __future__ import annotations

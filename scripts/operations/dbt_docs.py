@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from artifact_source import REPO, S3Source, SourceError, add_arguments, resolve
+from scripts.operations.artifact_source import REPO, S3Source, SourceError, add_arguments, resolve
 
 DOCS_KEY = "docs/index.html"
 URL_SECONDS = 15 * 60
@@ -40,8 +40,7 @@ def _generate(args: argparse.Namespace) -> int:
     os.environ.setdefault("DBT_LOG_LEVEL", "warn")
     for name in ("DBT_TARGET", "ARTIFACTS_BUCKET_NAME", "ALERT_TOPIC_ARN"):
         os.environ.pop(name, None)
-    sys.path.insert(0, str(REPO / "handler"))
-    import handler
+    from dbt_runner import handler
 
     try:
         summary = handler.handler({"command": ["docs", "generate"]})

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from artifact_source import SourceError, add_arguments, recent_runs, resolve
+from scripts.operations.artifact_source import SourceError, add_arguments, recent_runs, resolve
 
 _FAILED = {"error", "fail", "runtime error"}
 

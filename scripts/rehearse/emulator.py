@@ -1,6 +1,6 @@
 """moto's server mode over TLS on a free 127.0.0.1 port, with the patches and answers listed in gaps.py.
 
-    python scripts/rehearse/emulator.py --port 5123 --cert c.pem --key k.pem   # serve until stopped
+    python -m scripts.rehearse.emulator --port 5123 --cert c.pem --key k.pem   # serve until stopped
 
 `Emulator()` is the harness's handle: it makes a certificate for 127.0.0.1, starts this launcher
 as a child process, waits until it answers, and always stops it on exit. Clients trust the
@@ -197,7 +197,7 @@ class Emulator:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--port", str(self.port), "--cert", str(self.ca_bundle), "--key", str(self._key)],
+            [sys.executable, "-m", __spec__.name, "--port", str(self.port), "--cert", str(self.ca_bundle), "--key", str(self._key)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -232,7 +232,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(LAMBDA_CONCURRENCY_QUOTA)
     os.environ["MOTO_PORT"] = str(args.port)
-    from gaps import EMULATOR_ANSWERS, EMULATOR_PATCHES
+    from scripts.rehearse.gaps import EMULATOR_ANSWERS, EMULATOR_PATCHES
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 

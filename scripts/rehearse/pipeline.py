@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLER = ROOT / "handler"
-sys.path.insert(0, str(HANDLER / "tests"))
-# The handler tests' hand-written rows in the public DDL: NULLs, non-ASCII names, dates as text.
-from dbt_project_helpers import fixture_database  # noqa: E402
+
+from dbt_runner import events as runner_events
+from dbt_runner import ingest_manifests, project
+# The tests' hand-written rows in the public DDL: NULLs, non-ASCII names, dates as text.
+from scripts.testing.chinook import fixture_database
 
 
 class PipelineFailed(RuntimeError):
@@ -51,12 +52,12 @@ def s3_event(bucket: str, key: str, account: str, region: str) -> dict[str, Any]
 
 
 def run_ingest(function_env: dict[str, str], aws_env: dict[str, str]) -> dict[str, Any]:
-    """`ingest.handler({})` in a fresh interpreter with the deployed function's environment."""
-    code = "import json, sys; sys.path.insert(0, sys.argv[1]); import ingest; print(json.dumps(ingest.handler({})))"
+    """`ingest.handler.handler({})` in a fresh interpreter with the deployed function's environment."""
+    code = "import json; from ingest.handler import handler; print(json.dumps(handler({})))"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(function_env)
     env.update(aws_env)
-    done = subprocess.run([sys.executable, "-c", code, str(HANDLER)], env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
     if done.returncode != 0:
         raise PipelineFailed(f"ingest.handler failed:\n{done.stderr[-1500:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -96,19 +97,12 @@ def _parse(event, client, bucket: str, lam, function_name: str):
     runner_env = lam.get_function_configuration(FunctionName=function_name)["Environment"]["Variables"]
     if runner_env["RAW_BUCKET_NAME"] != bucket:
         raise PipelineFailed(f"the runner reads {runner_env['RAW_BUCKET_NAME']}, the ingest writes {bucket}")
-    sys.path.insert(0, str(HANDLER))
-    try:
-        import events as runner_events
-        import manifests
-        import project
-    finally:
-        sys.path.remove(str(HANDLER))
     return runner_events.parse(
         event,
         default_command=("build",),
         raw_tables=lambda: project.raw_tables(ROOT / "dbt"),
         raw_bucket=runner_env["RAW_BUCKET_NAME"],
-        read_object=manifests.s3_reader(client("s3")),
+        read_object=ingest_manifests.s3_reader(client("s3")),
     )
 
 

@@ -172,7 +172,7 @@ def _ingest(lam, stack, out, buckets, found: Findings) -> None:
     name = out["ingest_function_name"]
     config = lam.get_function_configuration(FunctionName=name)
     declared = next(r for r in resources(stack, "aws_lambda_function") if r["function_name"] == name)
-    found.expect(config["Handler"] == "ingest.handler" and config["Runtime"] == "python3.12", f"{name}: {config['Handler']} on {config['Runtime']}")
+    found.expect(config["Handler"] == "ingest.handler.handler" and config["Runtime"] == "python3.12", f"{name}: {config['Handler']} on {config['Runtime']}")
     found.expect(config.get("Architectures") == ["arm64"], f"{name}: architectures {config.get('Architectures')}")
     found.expect(not config.get("Layers"), f"{name}: has layers {config.get('Layers')}; it needs none")
     variables = config.get("Environment", {}).get("Variables", {})

@@ -1,7 +1,7 @@
 """Deploy rehearsal: bootstrap, init, plan, apply, re-plan, read back, use and destroy each stack
 on an AWS emulator (moto), so that a first deploy is never a first try.
 
-    scripts/uv run --frozen python scripts/rehearse/rehearse.py [--env dev] [--env prod]
+    scripts/uv run --frozen python -m scripts.rehearse.rehearse [--env dev] [--env prod]
 
 Needs the synthesized stacks (`make synth`), the Lambda artifacts (`make package layer`),
 Terraform and a provider mirror. What differs from a real deploy is listed, with its reason, in
@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
-import gaps  # noqa: E402
-from emulator import Emulator  # noqa: E402
-from pipeline import PipelineFailed, rehearse_seed_pipeline  # noqa: E402
-from readback import check_stack, object_versions, resources, write_like_the_pipeline  # noqa: E402
-from terraform import StepFailed, Terraform, base_env, cli_config  # noqa: E402
+from scripts.rehearse import gaps
+from scripts.rehearse.emulator import Emulator
+from scripts.rehearse.pipeline import PipelineFailed, rehearse_seed_pipeline
+from scripts.rehearse.readback import check_stack, object_versions, resources, write_like_the_pipeline
+from scripts.rehearse.terraform import StepFailed, Terraform, base_env, cli_config
 
 ROOT = HERE.parents[1]
 STACKS = ROOT / "cdktf.out" / "stacks"
@@ -234,10 +233,10 @@ class StackRun:
 
 
 def bootstrap(env: str, region: str, emulator: Emulator, bin_dir: Path) -> str:
-    """scripts/bootstrap.ts as a user runs it (no gh on PATH, so it prints the GitHub commands)."""
+    """scripts/bootstrap/bootstrap.ts as a user runs it (no gh on PATH, so it prints the GitHub commands)."""
     import subprocess
 
-    command = ["node", str(ROOT / "node_modules/tsx/dist/cli.mjs"), str(ROOT / "scripts/bootstrap.ts"),
+    command = ["node", str(ROOT / "node_modules/tsx/dist/cli.mjs"), str(ROOT / "scripts/bootstrap/bootstrap.ts"),
                "--region", region, "--env", env, "--github-repo", GITHUB_REPO]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env={
         "PATH": str(bin_dir), "HOME": str(bin_dir.parent), **CREDENTIALS,

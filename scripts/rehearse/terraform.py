@@ -28,7 +28,7 @@ class Result:
 
 def provider_mirror() -> Path:
     """The filesystem mirror that holds hashicorp/aws (see gaps.AWS_PROVIDER_VERSION)."""
-    from gaps import AWS_PROVIDER_VERSION
+    from scripts.rehearse.gaps import AWS_PROVIDER_VERSION
 
     for root in MIRROR_CANDIDATES:
         if (root / "registry.terraform.io/hashicorp/aws" / AWS_PROVIDER_VERSION).is_dir():

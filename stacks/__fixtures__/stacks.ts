@@ -1,6 +1,6 @@
 import { Testing } from "cdktf";
 import { environments, resolveEnvironment } from "../../envs";
-import { loadRawSources } from "../../constructs/raw-sources";
+import { loadRawSources } from "../../constructs/dbt-sources";
 import { FIXTURE_SOURCES, synthStack, TfJson } from "../../constructs/__fixtures__/synth";
 import { DataPlatformStack } from "../data-platform-stack";
 

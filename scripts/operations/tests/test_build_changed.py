@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import build_changed
+from scripts.operations import build_changed
 
 
 def change(actions, before, after, type_="aws_lambda_function"):

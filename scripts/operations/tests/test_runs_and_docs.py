@@ -7,14 +7,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from dbt_project_helpers import aws_env, moto_server
-from runner_helpers import HANDLER_ENV, REPO, write_numbers
+from scripts.testing.chinook import aws_env, moto_server
+from scripts.testing.runner_env import HANDLER_ENV, REPO, write_numbers
 
 FIXTURES = REPO / "handler" / "tests" / "fixtures"
 
@@ -26,7 +25,7 @@ def artifacts(tmp_path_factory):
     saved = {name: os.environ.get(name) for name in (*HANDLER_ENV, "DBT_LOG_LEVEL")}
     for name in HANDLER_ENV:
         os.environ.pop(name, None)
-    import handler
+    from dbt_runner import handler
 
     try:
         os.environ.update(ENVIRONMENT="local", LOCAL_DATA_DIR=str(root), DBT_LOG_LEVEL="warn")
@@ -74,7 +73,7 @@ def check_listing(output: str, good: dict, failed: dict) -> None:
 
 
 def test_runs_lists_local_runs_newest_first(artifacts, capsys):
-    import runs
+    from scripts.operations import runs
 
     root, good, failed, _ = artifacts
     assert runs.main(["--local-dir", str(root)]) == 0
@@ -87,8 +86,8 @@ def test_runs_lists_local_runs_newest_first(artifacts, capsys):
 
 
 def test_runs_and_docs_read_an_env_bucket_on_moto(artifacts, capsys, tmp_path):
-    import dbt_docs as docs
-    import runs
+    from scripts.operations import dbt_docs as docs
+    from scripts.operations import runs
 
     root, good, failed, _ = artifacts
     with moto_server() as endpoint, aws_env(endpoint):
@@ -111,9 +110,9 @@ def test_runs_and_docs_read_an_env_bucket_on_moto(artifacts, capsys, tmp_path):
 
 
 def test_a_bucket_without_docs_and_an_env_without_a_stack_get_clear_errors(capsys, tmp_path):
-    import artifact_source
-    import dbt_docs as docs
-    import runs
+    from scripts.operations import artifact_source
+    from scripts.operations import dbt_docs as docs
+    from scripts.operations import runs
 
     with moto_server() as endpoint, aws_env(endpoint):
         import boto3

@@ -4,17 +4,13 @@ patches doing what they say, on a real moto server."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gaps  # noqa: E402
-from emulator import Emulator  # noqa: E402
-from rehearse import backend_flags, unexpected_changes  # noqa: E402
-from terraform import StepFailed  # noqa: E402
+from scripts.rehearse import gaps
+from scripts.rehearse.emulator import Emulator
+from scripts.rehearse.rehearse import backend_flags, unexpected_changes
+from scripts.rehearse.terraform import StepFailed
 
 STACK = {
     "terraform": {
@@ -152,7 +148,7 @@ def test_event_patterns_are_matched_by_prefix(moto):
 
 
 def test_every_listed_emulator_difference_is_a_function_of_the_launcher():
-    import emulator
+    from scripts.rehearse import emulator
 
     for name in [*gaps.EMULATOR_PATCHES, *gaps.EMULATOR_ANSWERS]:
         assert callable(getattr(emulator, name, None)), name

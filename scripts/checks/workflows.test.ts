@@ -1,0 +1,194 @@
+/**
+ * The GitHub workflows against the roles bootstrap makes: which job may assume which role, that
+ * prod applies the very plan its reviewers saw, and that every action is pinned. The shell steps
+ * of plan-prod and apply-prod run here as written, with real Terraform on a stand-in stack, to
+ * show that a stale plan or a changed artifact stops the apply with a clear message.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { PLANS_ON_MAIN } from "../bootstrap/github-oidc";
+
+const ROOT = resolve(__dirname, "../..");
+type Step = { name?: string; id?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Job = { environment?: unknown; needs?: string | string[]; if?: string; steps: Step[]; outputs?: Record<string, string> };
+type Workflow = { env?: Record<string, string>; jobs: Record<string, Job> };
+
+const workflow = (name: string) => parse(readFileSync(join(ROOT, ".github/workflows", name), "utf8")) as Workflow;
+const deploy = workflow("deploy.yml");
+const plan = workflow("plan.yml");
+const destroy = workflow("destroy.yml");
+const text = (job: Job) => JSON.stringify(job);
+
+describe("who assumes which role", () => {
+  it("pull-request plans run in no GitHub environment, with the plan roles, never for forks", () => {
+    const job = plan.jobs.plan;
+    expect(job.environment).toBeUndefined();
+    expect(job.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+    expect(text(job)).toContain("_PLAN_ROLE_ARN");
+    expect(text(job)).not.toContain("vars.AWS_ROLE_ARN");
+    expect(job.steps.find((s) => s.uses === "./.github/actions/terraform-plan")?.with?.lock).toBe("false");
+  });
+
+  it("prod is planned outside its environment and applied inside it, from the saved plan", () => {
+    const planProd = deploy.jobs["plan-prod"];
+    const applyProd = deploy.jobs["apply-prod"];
+    expect(planProd.environment).toBeUndefined();
+    expect(text(planProd)).toContain("vars.PROD_PLAN_ROLE_ARN");
+    expect(text(planProd)).not.toContain("vars.AWS_ROLE_ARN");
+    expect(applyProd.environment).toBe("prod");
+    expect(applyProd.needs).toBe("plan-prod");
+    expect(text(applyProd)).toContain("vars.AWS_ROLE_ARN");
+    // apply-prod never plans: it applies the file plan-prod uploaded.
+    expect(applyProd.steps.some((s) => s.uses?.includes("terraform-plan") || s.uses?.includes("setup-stack"))).toBe(false);
+    expect(applyProd.steps.some((s) => /terraform\b[^|]*\bplan\b/.test(s.run ?? ""))).toBe(false);
+    const upload = planProd.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+    const download = applyProd.steps.find((s) => s.uses?.startsWith("actions/download-artifact@"));
+    expect(download?.with?.name).toBe(upload?.with?.name);
+    expect(String(upload?.with?.path)).toContain(".terraform.lock.hcl");
+    expect(upload?.with?.["include-hidden-files"]).toBe(true);
+    // dev keeps plan-and-apply in one job, in its environment.
+    expect(deploy.jobs.dev.environment).toBe("dev");
+    expect(deploy.jobs.dev.steps.some((s) => s.uses === "./.github/actions/terraform-plan")).toBe(true);
+  });
+
+  it("plan roles trust the main branch exactly where deploy.yml plans on main outside an environment", () => {
+    for (const env of ["dev", "prod"] as const) {
+      const plansOnMain = Object.values(deploy.jobs).some(
+        (job) => job.environment === undefined && text(job).includes(`vars.${env.toUpperCase()}_PLAN_ROLE_ARN`),
+      );
+      expect(PLANS_ON_MAIN[env], env).toBe(plansOnMain);
+    }
+  });
+
+  it("pins every action by commit SHA", () => {
+    const files = [
+      ...readdirSync(join(ROOT, ".github/workflows")).map((f) => join(".github/workflows", f)),
+      ...readdirSync(join(ROOT, ".github/actions")).map((d) => join(".github/actions", d, "action.yml")),
+    ];
+    const unpinned: string[] = [];
+    for (const file of files) {
+      for (const match of readFileSync(join(ROOT, file), "utf8").matchAll(/^\s*(?:-\s*)?uses:\s*(\S+)/gm)) {
+        if (!match[1].startsWith("./") && !/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(match[1])) unpinned.push(`${file}: ${match[1]}`);
+      }
+    }
+    expect(unpinned).toEqual([]);
+    expect(files.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("destroy says what happens to each environment's data", () => {
+    const source = readFileSync(join(ROOT, ".github/workflows/destroy.yml"), "utf8");
+    expect(source).not.toMatch(/empty them first/i);
+    expect(source).toContain("force_destroy");
+    expect(source).toContain("prevent_destroy");
+    expect(destroy.jobs.destroy.environment).toBe("${{ inputs.environment }}");
+  });
+});
+
+function terraformBinary(): string {
+  const candidates = [...(process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, "terraform")), "/usr/local/bin/terraform"];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error("terraform not found on PATH or at /usr/local/bin/terraform: install Terraform 1.11 to run this test");
+  return found;
+}
+
+describe("plan-prod and apply-prod steps with real Terraform", () => {
+  const terraform = terraformBinary();
+  const base = mkdtempSync(join(tmpdir(), "deploy-workflow-"));
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+  const stackDir = deploy.env?.PROD_STACK_DIR ?? "";
+  const step = (job: string, name: string) => {
+    const run = deploy.jobs[job].steps.find((s) => s.name === name)?.run;
+    if (!run) throw new Error(`no step "${name}" in ${job}`);
+    return run;
+  };
+
+  /** Runs a step's script as GitHub does (bash -e -o pipefail), in `workspace`. */
+  function runStep(workspace: string, script: string) {
+    const summary = join(workspace, "..", `summary-${Date.now()}.md`);
+    writeFileSync(summary, "");
+    const result = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+      cwd: workspace,
+      encoding: "utf8",
+      env: {
+        PATH: `${join(terraform, "..")}${delimiter}/usr/bin${delimiter}/bin`,
+        HOME: base,
+        CHECKPOINT_DISABLE: "1",
+        TF_IN_AUTOMATION: "1",
+        PROD_STACK_DIR: stackDir,
+        STACK_DIR: stackDir,
+        RUNNER_TEMP: mkdtempSync(join(base, "runner-temp-")),
+        GITHUB_STEP_SUMMARY: summary,
+      },
+    });
+    return { code: result.status, out: `${result.stdout}${result.stderr}`, summary: readFileSync(summary, "utf8") };
+  }
+
+  function tf(workspace: string, ...args: string[]) {
+    const result = spawnSync(terraform, [`-chdir=${stackDir}`, ...args, "-input=false", "-no-color"], {
+      cwd: workspace,
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin", HOME: base, CHECKPOINT_DISABLE: "1" },
+    });
+    expect(result.status, `terraform ${args.join(" ")}: ${result.stderr}`).toBe(0);
+  }
+
+  /** A workspace laid out as plan-prod leaves it: a stand-in stack with a saved plan and its artifacts. */
+  function planned(name: string): string {
+    const workspace = join(base, name);
+    mkdirSync(join(workspace, stackDir), { recursive: true });
+    mkdirSync(join(workspace, "build"));
+    writeFileSync(join(workspace, "build/function.zip"), "function");
+    writeFileSync(join(workspace, "build/dbt-layer.zip"), "layer");
+    writeFileSync(
+      join(workspace, stackDir, "cdk.tf.json"),
+      JSON.stringify({ variable: { v: { default: "1" } }, resource: { terraform_data: { x: { input: "${var.v}" } } } }),
+    );
+    writeFileSync(join(workspace, stackDir, ".terraform.lock.hcl"), "# no providers\n");
+    tf(workspace, "init");
+    tf(workspace, "apply", "-auto-approve");
+    tf(workspace, "plan", "-lock=false", "-out=tfplan", "-var=v=2");
+    const record = runStep(workspace, step("plan-prod", "Record what the plan depends on"));
+    expect(record.code, record.out).toBe(0);
+    return workspace;
+  }
+
+  it("applies the reviewed plan when nothing changed since", () => {
+    const workspace = planned("fresh");
+    expect(readFileSync(join(workspace, stackDir, "tfplan.txt"), "utf8")).toContain("terraform_data.x");
+    const check = runStep(workspace, step("apply-prod", "Check the plan, its artifacts and the working directory"));
+    expect(check.code, check.out).toBe(0);
+    const apply = runStep(workspace, step("apply-prod", "terraform apply (the reviewed plan)"));
+    expect(apply.code, apply.out).toBe(0);
+    expect(apply.out).toContain("Apply complete! Resources: 0 added, 1 changed, 0 destroyed.");
+    expect(apply.out).not.toContain("::error");
+  });
+
+  it("stops with a clear message, and re-plans nothing, when the state changed after the plan", () => {
+    const workspace = planned("stale");
+    tf(workspace, "apply", "-auto-approve", "-var=v=3");
+    const apply = runStep(workspace, step("apply-prod", "terraform apply (the reviewed plan)"));
+    expect(apply.code).toBe(1);
+    expect(apply.out).toContain("Error: Saved plan is stale");
+    expect(apply.out).toContain("::error title=Reviewed plan is stale::the prod state changed after plan-prod ran");
+    expect(apply.summary).toContain("### Not applied: the reviewed plan is stale");
+    expect(apply.out).not.toContain("Apply complete");
+  });
+
+  it("refuses an artifact that differs from the planned one, or another working directory", () => {
+    const workspace = planned("tampered");
+    writeFileSync(join(workspace, "build/function.zip"), "other code");
+    const check = runStep(workspace, step("apply-prod", "Check the plan, its artifacts and the working directory"));
+    expect(check.code).toBe(1);
+    expect(check.out).toContain("::error title=Plan artifacts differ::");
+
+    const moved = join(base, "moved");
+    cpSync(planned("original"), moved, { recursive: true });
+    const elsewhere = runStep(moved, step("apply-prod", "Check the plan, its artifacts and the working directory"));
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.out).toContain("::error title=Different working directory::the plan was made in");
+  });
+});
