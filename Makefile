@@ -7,6 +7,7 @@
 #   make bench     print the benchmark figures (synth, handler, coldstart)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
+#   make test-athena-sql  the dbt project's Athena SQL run on Trino 476 (Athena's engine), compared with DuckDB
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
 
@@ -22,7 +23,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-artifacts test-workflows test-security rehearse synth layer package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-artifacts test-workflows test-security rehearse synth layer package bench bootstrap runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -89,6 +90,13 @@ test-python: deps-python
 # The layer and function package: arm64, complete, within Lambda's limits, referenced by the stacks.
 test-artifacts: layer package
 	$(UV) run --frozen pytest scripts/tests
+
+# The Athena build's SQL on Trino 476 (Athena engine v3's engine): raw tables from the synthesized
+# Glue resources, every model, data test and analysis, staging and marts equal to the DuckDB build.
+# Downloads Trino (~450 MB, checksum-verified) once into ~/.cache/dbt-lambda; needs a JDK >= 24.
+test-athena-sql: deps synth
+	$(UV) run --frozen python -m scripts.checks.athena_sql
+	$(UV) run --frozen pytest -q -p no:cacheprovider scripts/checks/tests
 
 # actionlint on .github/workflows.
 test-workflows:
