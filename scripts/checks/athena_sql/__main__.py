@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-dir", type=Path, default=REPO / "dbt")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (printed) for inspection")
     args = parser.parse_args(argv)
+    # A SIGTERM (make interrupted, CI timeout) unwinds like Ctrl-C, so Trino is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     try:
         installation = install.install()

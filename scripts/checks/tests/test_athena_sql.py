@@ -76,3 +76,15 @@ def test_type_families():
     assert compare.family("varchar") == compare.family("VARCHAR") == "string"
     assert compare.family("timestamp(3)") == compare.family("TIMESTAMP") == "timestamp"
     assert compare.family("bigint") != compare.family("DOUBLE")
+
+
+def test_a_missing_java_is_named(tmp_path, monkeypatch):
+    old = tmp_path / "java-17"
+    (old / "bin").mkdir(parents=True)
+    (old / "bin" / "java").write_text("")
+    (old / "release").write_text('JAVA_VERSION="17.0.2"\n')
+    monkeypatch.setattr(install, "JVM_ROOT", tmp_path)
+    for name in ("JAVA_HOME", "TRINO_JAVA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(install.InstallError, match=r"needs a JDK >= 24.*java-17 \(Java 17\)"):
+        install.find_java()
