@@ -64,8 +64,8 @@ class Session:
         shutil.rmtree(self.data_dir, ignore_errors=True)
         raw_zone.run_demo(self.repo, self.data_dir)
 
-    def execute(self, sql: str) -> tuple[list[tuple], list[tuple[str, str]]]:
-        cursor = self.server.connect().cursor()
+    def execute(self, sql: str, session_properties: dict[str, str] | None = None) -> tuple[list[tuple], list[tuple[str, str]]]:
+        cursor = self.server.connect(session_properties).cursor()
         try:
             cursor.execute(sql)
             rows = cursor.fetchall()
@@ -131,15 +131,17 @@ def run(session: Session, project_dir: Path, work: Path) -> Report:
         try:
             if kind == "seed":
                 for sql in seed_sql(node, project_dir, stack, session.root):
-                    session.execute(sql)
+                    session.execute(sql, write_session(node))
             else:
                 failure = contract_failure(session, node)
                 if failure:
                     report.failures.append(failure)
                     broken.add(unique_id)
                     continue
-                session.execute(model_sql(node, stack))
+                session.execute(model_sql(node, stack), write_session(node))
                 report.models_ran += 1
+                if node["config"]["materialized"] == "table":
+                    report.failures += storage_failures(node, stack, session.root)
         except Exception as error:  # noqa: BLE001 - reported against the model
             broken.add(unique_id)
             report.failures.append(Failure(node["name"], None, f"fails on Trino: {_short(error)}"))
@@ -209,9 +211,34 @@ def model_sql(node: dict, stack: glue.Stack) -> str:
     properties = [f"external_location='{glue.local_uri(table_location(node, stack))}'"]
     if config.get("partitioned_by"):
         properties.append("partitioned_by=ARRAY[" + ", ".join(f"'{c}'" for c in config["partitioned_by"]) + "]")
-    # table_type, is_external and write_compression are Athena-only properties (gaps.py).
-    properties.append(f"format='{(config.get('format') or 'parquet').upper()}'")
+    # table_type and is_external are Athena-only properties; write_compression is a session
+    # property on Trino (write_session; gaps.py).
+    properties.append(f"format='{config.get('format') or 'parquet'}'")
     return f"create table {relation}\n    with (\n      " + ",\n      ".join(properties) + f"\n    )\n    as\n      {node['compiled_code']}"
+
+
+def write_session(node: dict) -> dict[str, str]:
+    """Trino's Hive connector takes dbt-athena's write_compression table property as a session property."""
+    codec = node["config"].get("write_compression")
+    return {f"{CATALOG}.compression_codec": codec.upper()} if codec else {}
+
+
+def storage_failures(node: dict, stack: glue.Stack, root: Path) -> list[Failure]:
+    """The table's files are where dbt-athena puts them, in its format and codec."""
+    import duckdb
+
+    folder = root / table_location(node, stack)[len("s3://"):]
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+    if not files:
+        return [Failure(node["name"], None, f"no data files under {folder}")]
+    codec = (node["config"].get("write_compression") or "").upper()
+    if (node["config"].get("format") or "parquet").lower() != "parquet" or not codec:
+        return []
+    found = {row[0].upper() for row in duckdb.sql(
+        "select distinct compression from parquet_metadata(" + repr([str(p) for p in files]) + ")").fetchall()}
+    if found != {codec}:
+        return [Failure(node["name"], None, f"Parquet compression {sorted(found)}, write_compression says {codec}")]
+    return []
 
 
 def table_location(node: dict, stack: glue.Stack) -> str:

@@ -24,8 +24,9 @@ GAPS = [
      "projection does for a projected day with no objects."),
     ("ctas",
      "Athena-only CTAS properties are not passed: table_type='hive' and is_external=true (Trino's "
-     "Hive CTAS with external_location is an external Hive table) and write_compression (Trino sets "
-     "the codec per catalog: hive.compression-codec=SNAPPY, the project's write_compression)."),
+     "Hive CTAS with external_location is an external Hive table). write_compression is not a "
+     "Trino table property: the same codec is set for that statement as the session property "
+     "<catalog>.compression_codec (check.write_session)."),
     ("ctas",
      "dbt-athena deletes the table's S3 prefix before a CTAS and renames through a __dbt_tmp table "
      "when the table exists; every run here starts from an empty catalog and bucket, so the CTAS "

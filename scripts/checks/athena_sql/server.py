@@ -37,7 +37,6 @@ def catalog_properties(root: Path) -> dict[str, str]:
         "hive.ignore-absent-partitions": "true",
         "hive.non-managed-table-writes-enabled": "true",
         "hive.non-managed-table-creates-enabled": "true",
-        "hive.compression-codec": "SNAPPY",
         "hive.timestamp-precision": "MILLISECONDS",
     }
 
@@ -142,11 +141,12 @@ class TrinoServer:
         except ProcessLookupError:
             pass
 
-    def connect(self):
+    def connect(self, session_properties: dict[str, str] | None = None):
         import trino
 
         return trino.dbapi.connect(host="127.0.0.1", port=self.port, user="athena-sql-check",
-                                   catalog=CATALOG, http_scheme="http")
+                                   catalog=CATALOG, http_scheme="http",
+                                   session_properties=session_properties or {})
 
 
 def _free_port() -> int:
