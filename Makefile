@@ -7,6 +7,7 @@
 #   make bench     print the benchmark figures (synth, handler, coldstart, history)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
+#   make test-athena-sql  the dbt project's Athena SQL run on Trino 476 (Athena's engine), compared with DuckDB
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
 
@@ -22,7 +23,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -46,8 +47,14 @@ deps-python: .venv/.installed
 demo: deps-python
 	$(UV) run --frozen python -m scripts.demo.demo --scale $(SCALE)
 
-synth: deps-node
+# Re-synthesizes only when an input changed, so suites running side by side never rewrite
+# cdktf.out/ under each other.
+SYNTH_INPUTS := main.ts cdktf.json tsconfig.json $(wildcard envs/*.ts stacks/*.ts constructs/*.ts) \
+	dbt/models/sources.yml handler/raw_zone/contract.json
+synth: cdktf.out/.synthesized
+cdktf.out/.synthesized: node_modules/.installed $(SYNTH_INPUTS)
 	npx cdktf synth
+	touch $@
 
 layer: deps-python
 	$(UV) run --frozen python -m scripts.packaging.build_layer
@@ -72,26 +79,34 @@ docs: deps-python
 
 # --- tests ----------------------------------------------------------------------
 
-test: deps
-	$(MAKE) test-ts
-	$(MAKE) test-python
-	$(MAKE) test-packaging
-	$(MAKE) test-workflows
-	$(MAKE) test-security
-	$(MAKE) rehearse
+# Two lanes side by side on the build machines' two cores (scripts/checks/suites.py): each lane's
+# suites run in order; the stacks are synthesized once, before both.
+test: deps synth
+	$(UV) run --frozen python -m scripts.checks.suites \
+		--lane "test-python test-ts test-workflows test-athena-sql" \
+		--lane "layer package test-security test-packaging rehearse"
 
 # Constructs, stacks, config validation, the real synth, the bootstrap script against moto_server.
 test-ts: deps-node deps-python
 	npx tsc --noEmit
 	npx vitest run
 
-# The Lambda packages, the dbt project on DuckDB, the operations tools, the rehearsal's harness.
+# The Lambda packages, the dbt project on DuckDB, the operations tools, the rehearsal's harness,
+# make test's lane runner.
 test-python: deps-python
-	$(UV) run --frozen pytest handler/tests dbt/project_tests scripts/operations/tests scripts/rehearse/tests
+	$(UV) run --frozen pytest handler/tests dbt/project_tests scripts/operations/tests scripts/rehearse/tests \
+		scripts/checks/tests/test_suites.py
 
 # The layer and function package: arm64, complete, within Lambda's limits, referenced by the stacks.
 test-packaging: layer package
 	$(UV) run --frozen pytest scripts/packaging/tests
+
+# The Athena build's SQL on Trino 476 (Athena engine v3's engine): raw tables from the synthesized
+# Glue resources, every model, data test and analysis, staging and marts equal to the DuckDB build.
+# Downloads Trino (~450 MB, checksum-verified) once into ~/.cache/dbt-lambda; needs a JDK >= 24.
+test-athena-sql: deps synth
+	$(UV) run --frozen python -m scripts.checks.athena_sql
+	$(UV) run --frozen pytest -q -p no:cacheprovider scripts/checks/tests/test_athena_sql.py
 
 # actionlint on .github/workflows.
 test-workflows:
