@@ -83,8 +83,8 @@ docs: deps-python
 # suites run in order; the stacks are synthesized once, before both.
 test: deps synth
 	$(UV) run --frozen python -m scripts.checks.suites \
-		--lane "test-python test-ts test-workflows test-athena-sql" \
-		--lane "layer package test-security test-packaging rehearse"
+		--lane "test-python test-athena-sql" \
+		--lane "test-ts test-workflows layer package test-security test-packaging rehearse"
 
 # Constructs, stacks, config validation, the real synth, the bootstrap script against moto_server.
 test-ts: deps-node deps-python

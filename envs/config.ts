@@ -4,6 +4,8 @@
  * validates, so a bad value stops synth before any resource is built.
  */
 
+import rawZone from "../handler/raw_zone/contract.json";
+
 export type EnvironmentName = "dev" | "prod";
 
 export interface EnvironmentInput {
@@ -109,7 +111,8 @@ export const DEFAULTS = {
   s3EventTrigger: true,
   rawTrigger: "per-ingest",
   ingestFunction: true,
-  ingestSourceKey: "db/chinook.db",
+  // The raw zone's contract with the Lambdas (handler/raw_zone/contract.json).
+  ingestSourceKey: rawZone.defaultSourceKey,
   snapStart: false,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
   artifactRetentionDays: 90,

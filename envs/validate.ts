@@ -1,3 +1,4 @@
+import rawZone from "../handler/raw_zone/contract.json";
 import {
   BUCKET_PREFIX_MAX,
   BUCKET_PREFIX_MIN,
@@ -141,8 +142,8 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
   const ingestSourceKey = input.ingestSourceKey ?? DEFAULTS.ingestSourceKey;
   if (typeof ingestSourceKey !== "string" || !S3_KEY.test(ingestSourceKey) || ingestSourceKey.includes("//")) {
     problems.push(`ingestSourceKey = ${show(ingestSourceKey)}: must be an S3 key such as db/chinook.db (1-1024 characters, no leading "/")`);
-  } else if (ingestSourceKey.startsWith("raw/") || ingestSourceKey.startsWith("manifests/")) {
-    problems.push(`ingestSourceKey = ${show(ingestSourceKey)}: must not be under raw/ or manifests/, which the ingest writes`);
+  } else if (ingestSourceKey.startsWith(rawZone.rawPrefix) || ingestSourceKey.startsWith(rawZone.ingestManifestPrefix)) {
+    problems.push(`ingestSourceKey = ${show(ingestSourceKey)}: must not be under ${rawZone.rawPrefix} or ${rawZone.ingestManifestPrefix}, which the ingest writes`);
   }
   const ingestSchedule = input.ingestSchedule;
   if (ingestSchedule !== undefined && !CRON.test(ingestSchedule) && !RATE.test(ingestSchedule)) {
