@@ -85,8 +85,9 @@ test-ts: deps-node deps-python
 	npx tsc --noEmit
 	npx vitest run
 
-# The Lambda packages, the dbt project on DuckDB, the operations tools, the rehearsal's harness.
-test-python: deps-python
+# The Lambda packages, the dbt project on DuckDB, the operations tools, the rehearsal's harness,
+# npx cdktf deploy after bootstrap (and without it) on the emulator.
+test-python: deps-node deps-python
 	$(UV) run --frozen pytest handler/tests dbt/project_tests scripts/operations/tests scripts/rehearse/tests
 
 # The layer and function package: arm64, complete, within Lambda's limits, referenced by the stacks.

@@ -137,3 +137,19 @@ def rehearsal_stack(stack: dict[str, Any], endpoint: str) -> dict[str, Any]:
 def backend_settings(endpoint: str) -> str:
     """HCL for `terraform init -backend-config=<file>`, beside bootstrap's bucket and region flags."""
     return f'endpoints = {{ s3 = "{endpoint}", sts = "{endpoint}" }}\n' + BACKEND_EMULATOR_SETTINGS
+
+
+# --- `npx cdktf deploy` as a user runs it -------------------------------------------------------
+
+#: cdktf runs its own `terraform init` and takes no -backend-config, so the emulator's backend
+#: settings above (endpoints, path-style, no real-AWS checks) reach that init through Terraform's
+#: TF_CLI_ARGS_init. Bucket, region and key come from bootstrap's record, as in a real deploy.
+def cdktf_init_args(backend_file: str) -> str:
+    """TF_CLI_ARGS_init for a cdktf run against the emulator: the file of backend_settings()."""
+    return f"-backend-config={backend_file}"
+
+
+#: The pinned providers (aws 6.25.0, random 3.7.2) cannot be installed here (no network; the mirror
+#: holds aws 5.100.0 only), so a `cdktf deploy` here stops at provider installation, after the
+#: backend is configured. A harness asserts it got that far, and says so.
+CDKTF_DEPLOY_STOPS_AT = "provider installation"
