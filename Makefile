@@ -7,6 +7,7 @@
 #   make bench     print the benchmark figures (synth, handler, coldstart, history)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
+#   make invoke    run dbt in a deployed env's runner and print the summary (ENV=dev|prod, CMD="build --select ...")
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
 
@@ -22,7 +23,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap invoke runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -63,6 +64,10 @@ bootstrap: deps-node
 
 bench: deps-node deps-python
 	$(UV) run --frozen python -m bench
+
+invoke: deps-python
+	@test -n "$(ENV)" || { echo 'make invoke needs ENV=dev or ENV=prod (and optionally CMD="build --select ...")' >&2; exit 2; }
+	$(UV) run --frozen python -m scripts.operations.invoke --env $(ENV) $(if $(CMD),--command "$(CMD)")
 
 runs: deps-python
 	$(UV) run --frozen python -m scripts.operations.runs -n $(N) $(if $(ENV),--env $(ENV))

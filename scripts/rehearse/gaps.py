@@ -153,3 +153,10 @@ def cdktf_init_args(backend_file: str) -> str:
 #: holds aws 5.100.0 only), so a `cdktf deploy` here stops at provider installation, after the
 #: backend is configured. A harness asserts it got that far, and says so.
 CDKTF_DEPLOY_STOPS_AT = "provider installation"
+
+
+#: moto runs no Lambda code without a Docker engine (there is none here): an invoke reaches the
+#: function and answers FunctionError "Handled" with "error running docker". Harnesses that need
+#: a run's response run dbt_runner.handler.handler in-process on DuckDB instead, and feed its real
+#: response to whatever reads Lambda's answer.
+MOTO_LAMBDA_INVOKE_ANSWER = "error running docker"
