@@ -192,3 +192,64 @@ describe("plan-prod and apply-prod steps with real Terraform", () => {
     expect(elsewhere.out).toContain("::error title=Different working directory::the plan was made in");
   });
 });
+
+describe("the bootstrap check every AWS job runs first (scripts/checks/bootstrap-check)", () => {
+  const CHECK = join(ROOT, "scripts/checks/bootstrap-check");
+  const VARS = ["ROLE_ARN", "AWS_REGION_VAR", "TFSTATE_BUCKET", "TFSTATE_REGION", "TFSTATE_KEY"];
+  const run = (vars: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), "bootstrap-check-"));
+    const files = { GITHUB_OUTPUT: join(dir, "output"), GITHUB_STEP_SUMMARY: join(dir, "summary") };
+    for (const file of Object.values(files)) writeFileSync(file, "");
+    const done = spawnSync(CHECK, [], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...files, ...vars } });
+    const read = (file: string) => readFileSync(file, "utf8");
+    const result = { code: done.status, stdout: done.stdout, output: read(files.GITHUB_OUTPUT), summary: read(files.GITHUB_STEP_SUMMARY) };
+    rmSync(dir, { recursive: true, force: true });
+    return result;
+  };
+  // As GitHub passes ${{ vars.X }} of a variable that does not exist: an empty string.
+  const empty = Object.fromEntries(VARS.map((v) => [v, ""]));
+  const bootstrapped = { ROLE_ARN: "arn:aws:iam::123456789012:role/r", AWS_REGION_VAR: "ap-southeast-2", TFSTATE_BUCKET: "b", TFSTATE_REGION: "ap-southeast-2", TFSTATE_KEY: "k" };
+
+  it("fails an environment that was never bootstrapped, naming the bootstrap command", () => {
+    const dev = run({ TARGET: "dev", ...empty });
+    expect(dev.code).toBe(1);
+    expect(dev.stdout).toContain('::error title=dev not bootstrapped::dev is not bootstrapped');
+    expect(dev.stdout).toContain('make bootstrap ARGS="--region <aws-region> --env dev --github-repo <owner>/<repo>"');
+    expect(dev.output).toBe("ready=false\n");
+  });
+
+  it("skips prod before its bootstrap with a notice in the job summary, and passes a bootstrapped env", () => {
+    const prod = run({ TARGET: "prod", SKIP_UNBOOTSTRAPPED: "true", ...empty });
+    expect(prod.code).toBe(0);
+    expect(prod.output).toBe("ready=false\n");
+    expect(prod.stdout).toContain("::notice title=prod skipped: not bootstrapped::");
+    expect(prod.summary).toContain("### prod skipped: not bootstrapped");
+    expect(prod.summary).toContain('make bootstrap ARGS="--region <aws-region> --env prod --github-repo <owner>/<repo>"');
+    const ready = run({ TARGET: "prod", SKIP_UNBOOTSTRAPPED: "true", ...bootstrapped });
+    expect(ready.code).toBe(0);
+    expect(ready.output).toBe("ready=true\n");
+  });
+
+  it("fails a half-finished bootstrap even where skipping is allowed, naming what is missing", () => {
+    const half = run({ TARGET: "prod", SKIP_UNBOOTSTRAPPED: "true", ...bootstrapped, TFSTATE_BUCKET: "", TFSTATE_KEY: "" });
+    expect(half.code).toBe(1);
+    expect(half.stdout).toContain("prod's bootstrap is incomplete: TFSTATE_BUCKET TFSTATE_KEY not set");
+  });
+
+  it("runs before anything reaches AWS in every job that does, and prod's skip gates its plan", () => {
+    const jobs = [deploy.jobs.dev, deploy.jobs["plan-prod"], plan.jobs.plan, destroy.jobs.destroy];
+    for (const job of jobs) {
+      const check = job.steps.findIndex((s) => s.run === "scripts/checks/bootstrap-check");
+      const setup = job.steps.findIndex((s) => s.uses === "./.github/actions/setup-stack");
+      expect(check).toBeGreaterThan(-1);
+      expect(check).toBeLessThan(setup);
+    }
+    for (const job of [deploy.jobs["plan-prod"], plan.jobs.plan]) {
+      for (const step of job.steps.filter((s) => s.uses?.startsWith("./.github/actions/"))) {
+        expect((step as { if?: string }).if).toBe("steps.bootstrap.outputs.ready == 'true'");
+      }
+    }
+    expect(deploy.jobs.dev.steps.find((s) => s.run === "scripts/checks/bootstrap-check")?.env?.SKIP_UNBOOTSTRAPPED).toBeUndefined();
+    expect(deploy.jobs["apply-prod"].if).toBe("needs.plan-prod.outputs.changes == 'true'");
+  });
+});
