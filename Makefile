@@ -6,6 +6,7 @@
 #   make package   build the function package (build/function.zip)
 #   make bench     print the benchmark figures (synth, handler, coldstart, history)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
+#   make rehearse-walkthrough  the README's "Deploy to your AWS account" commands, as written, on moto
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
 #   make invoke    run dbt in a deployed env's runner and print the summary (ENV=dev|prod, CMD="build --select ...")
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
@@ -23,7 +24,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap invoke runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -84,6 +85,7 @@ test: deps
 	$(MAKE) test-workflows
 	$(MAKE) test-security
 	$(MAKE) rehearse
+	$(MAKE) rehearse-walkthrough
 
 # Constructs, stacks, config validation, the real synth, the bootstrap script against moto_server.
 test-ts: deps-node deps-python
@@ -110,6 +112,10 @@ test-security: synth
 # Both stacks applied on moto for real: needs Terraform and the provider mirror (see scripts/rehearse/gaps.py).
 rehearse: deps layer package synth
 	$(UV) run --frozen python -m scripts.rehearse.rehearse
+
+# The README's walkthrough block run as written on moto (equivalents listed in scripts/rehearse/gaps.py).
+rehearse-walkthrough: deps layer package
+	$(UV) run --frozen python -m scripts.rehearse.walkthrough
 
 clean:
 	rm -rf cdktf.out build .local dbt/target dbt/logs

@@ -160,3 +160,24 @@ CDKTF_DEPLOY_STOPS_AT = "provider installation"
 #: a run's response run dbt_runner.handler.handler in-process on DuckDB instead, and feed its real
 #: response to whatever reads Lambda's answer.
 MOTO_LAMBDA_INVOKE_ANSWER = "error running docker"
+
+
+# --- the README walkthrough (scripts/rehearse/walkthrough.py) --------------------------------------
+
+#: The README block's commands that cannot run as written here: (pattern, equivalent, reason). Every
+#: other command of the block runs as written, with the emulator as its AWS.
+WALKTHROUGH_EQUIVALENTS: tuple[tuple[str, str, str], ...] = (
+    (r"^curl .*chinook", "chinook_download",
+     "no internet: the tests' database in the public Chinook DDL"),
+    (r"^npx cdktf deploy dev ", "cdktf_deploy",
+     "pinned providers unavailable: ran as written up to provider installation, then applied with aws 5.100.0"),
+    (r"^npx cdktf deploy prod ", "cdktf_deploy",
+     "pinned providers unavailable: ran as written up to provider installation; prod's apply is make rehearse's"),
+    (r"^npx cdktf destroy ", "cdktf_destroy",
+     "pinned providers unavailable: ran as written up to provider installation, then destroyed with aws 5.100.0"),
+    (r"^aws lambda invoke --function-name \S+-ingest", "lambda_invoke_ingest",
+     "moto runs no Lambda code: the ingest handler ran here with the deployed function's environment"),
+    (r"^make invoke ", "make_invoke",
+     "moto runs no Lambda code and no Athena query: the runner's handler ran here with the deployed "
+     "function's environment, on DuckDB over the ingested raw zone, storing its run in the deployed bucket"),
+)
