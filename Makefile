@@ -9,6 +9,7 @@
 #   make rehearse-walkthrough  the README's "Deploy to your AWS account" commands, as written, on moto
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
 #   make invoke    run dbt in a deployed env's runner and print the summary (ENV=dev|prod, CMD="build --select ...")
+#   make build-changed  after a deploy: build what the deployed project changed since latest/ (ENV=dev|prod)
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
 
@@ -24,7 +25,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke build-changed runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -69,6 +70,10 @@ bench: deps-node deps-python
 invoke: deps-python
 	@test -n "$(ENV)" || { echo 'make invoke needs ENV=dev or ENV=prod (and optionally CMD="build --select ...")' >&2; exit 2; }
 	$(UV) run --frozen python -m scripts.operations.invoke --env $(ENV) $(if $(CMD),--command "$(CMD)")
+
+build-changed: deps-python
+	@test -n "$(ENV)" || { echo 'make build-changed needs ENV=dev or ENV=prod' >&2; exit 2; }
+	$(UV) run --frozen python -m scripts.operations.build_changed --env $(ENV) $(ARGS)
 
 runs: deps-python
 	$(UV) run --frozen python -m scripts.operations.runs -n $(N) $(if $(ENV),--env $(ENV))
