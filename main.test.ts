@@ -48,6 +48,17 @@ describe("the app (npx tsx main.ts)", () => {
     expect(text).toContain('${filebase64sha256(\\"../../../build/dbt-layer.zip\\")}');
   });
 
+  it("the README's alarm table lists exactly the alarms each stack creates", () => {
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const table = readme.slice(readme.indexOf("| alarm | fires when |"));
+    const listed = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `<env>-([\w-]+)` \|/gm)].map((m) => m[1]);
+    for (const env of ["dev", "prod"]) {
+      const alarms = Object.values(stackJson(env).resource.aws_cloudwatch_metric_alarm).map((a) => (a as { alarm_name: string }).alarm_name);
+      expect(listed.map((name) => `${env}-${name}`).sort()).toEqual(alarms.sort());
+    }
+    expect(listed).toHaveLength(8);
+  });
+
   it("stops with the config error when an environment is invalid", () => {
     const run = spawnSync("npx", ["tsx", "-e", 'require("./envs").resolveEnvironment({ environment: "dev", bucketPrefix: "X" })'], {
       cwd: ROOT,
