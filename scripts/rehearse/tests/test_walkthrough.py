@@ -17,7 +17,8 @@ def test_the_readme_block_is_the_ordered_path_from_zero():
     commands = [c for s in steps for c in s.commands]
     order = [next(i for i, c in enumerate(commands) if c.startswith(p)) for p in (
         'make bootstrap ARGS="--region ap-southeast-2 --env dev"', "make package layer", "npx cdktf deploy dev",
-        "aws s3 cp ", "aws lambda invoke --function-name dev-ingest", "make invoke ENV=dev", "make runs ENV=dev",
+        "aws s3 cp ", "aws lambda invoke --function-name dev-ingest", "make invoke ENV=dev", "make build-changed ENV=dev",
+        "make runs ENV=dev",
         "make docs ENV=dev", 'make bootstrap ARGS="--region ap-southeast-2 --env prod"', "npx cdktf deploy prod",
         "make bootstrap ARGS=\"--region ap-southeast-2 --env dev --github-repo", "npx cdktf destroy dev")]
     assert order == sorted(order)
@@ -28,7 +29,7 @@ def test_only_the_listed_commands_get_an_equivalent_and_every_listed_one_is_used
     replaced = {c: equivalent_for(c) for c in commands if equivalent_for(c)}
     assert {name for name, _ in replaced.values()} == {name for _, name, _ in gaps.WALKTHROUGH_EQUIVALENTS}
     for command in ("make bootstrap ARGS=\"--region ap-southeast-2 --env dev\"", "make runs ENV=dev", "make docs ENV=dev",
-                    'aws s3 cp build/chinook.db "s3://$RAW/db/chinook.db"', "make package layer"):
+                    'aws s3 cp build/chinook.db "s3://$RAW/db/chinook.db"', "make package layer", "make build-changed ENV=dev"):
         assert command in commands and equivalent_for(command) is None
 
 
