@@ -413,6 +413,7 @@ describe("bootstrap against moto_server", () => {
       ["TFSTATE_BUCKET", BUCKET],
       ["TFSTATE_KEY", "dbt-lambda-platform/dev/terraform.tfstate"],
       ["TFSTATE_REGION", REGION],
+      ["BUCKET_PREFIX", "dbt-lambda-dev"],
     ]) {
       expect(run.stdout).toContain(`gh variable set ${name} --env dev --repo ${REPO} --body ${value}\n`);
     }
@@ -422,6 +423,7 @@ describe("bootstrap against moto_server", () => {
       ["DEV_TFSTATE_BUCKET", BUCKET],
       ["DEV_TFSTATE_KEY", "dbt-lambda-platform/dev/terraform.tfstate"],
       ["DEV_TFSTATE_REGION", REGION],
+      ["DEV_BUCKET_PREFIX", "dbt-lambda-dev"],
     ]) {
       expect(run.stdout).toContain(`gh variable set ${name} --repo ${REPO} --body ${value}\n`);
     }

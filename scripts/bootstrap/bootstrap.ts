@@ -131,6 +131,8 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
       TFSTATE_BUCKET: bucket,
       TFSTATE_KEY: key,
       TFSTATE_REGION: bucketRegion,
+      // What the policies were built for besides the region: setup-stack stops on a config changed since.
+      BUCKET_PREFIX: stack.bucketPrefix,
     };
     await progress.step(`GitHub environment "${args.env}" variables`, () =>
       ensureGitHubVariables(repo, args.env, variables, { dryRun: args.dryRun, print: (l) => progress.info(l) }),
@@ -143,6 +145,7 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
       [`${ENV}_TFSTATE_BUCKET`]: bucket,
       [`${ENV}_TFSTATE_KEY`]: key,
       [`${ENV}_TFSTATE_REGION`]: bucketRegion,
+      [`${ENV}_BUCKET_PREFIX`]: stack.bucketPrefix,
     };
     await progress.step(`GitHub repository variables for ${args.env} plans`, () =>
       ensureRepositoryVariables(repo, planVariables, { dryRun: args.dryRun, print: (l) => progress.info(l) }),

@@ -253,3 +253,47 @@ describe("the bootstrap check every AWS job runs first (scripts/checks/bootstrap
     expect(deploy.jobs["apply-prod"].if).toBe("needs.plan-prod.outputs.changes == 'true'");
   });
 });
+
+describe("setup-stack stops on a config changed since bootstrap", () => {
+  type Action = { runs: { steps: Step[] } };
+  const action = parse(readFileSync(join(ROOT, ".github/actions/setup-stack/action.yml"), "utf8")) as Action;
+  const synthStep = action.runs.steps.find((s) => s.id === "synth") as Step;
+  /** The step's script as written, in a scratch folder whose `make` is a no-op and whose synth output is given. */
+  const runSynthStep = (stack: object, vars: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), "setup-stack-"));
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(join(dir, "bin", "make"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    mkdirSync(join(dir, "cdktf.out/stacks/dev"), { recursive: true });
+    writeFileSync(join(dir, "cdktf.out/stacks/dev/cdk.tf.json"), JSON.stringify(stack));
+    writeFileSync(join(dir, "output"), "");
+    const done = spawnSync("bash", ["-e", "-c", synthStep.run ?? ""], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { PATH: `${join(dir, "bin")}${delimiter}${process.env.PATH}`, GITHUB_OUTPUT: join(dir, "output"), STACK: "dev", ...vars },
+    });
+    const output = readFileSync(join(dir, "output"), "utf8");
+    rmSync(dir, { recursive: true, force: true });
+    return { code: done.status, stdout: done.stdout, output };
+  };
+  const stack = {
+    terraform: { backend: { s3: { key: "dbt-lambda-platform/dev/terraform.tfstate" } } },
+    provider: { aws: [{ region: "ap-southeast-2" }] },
+    resource: { aws_s3_bucket: { raw: { bucket: "acme-dev-raw-${random_id.suffix.hex}" }, logs: { bucket: "acme-dev-access-logs-x" } } },
+  };
+  const bootstrapped = { EXPECTED_KEY: "dbt-lambda-platform/dev/terraform.tfstate", BOOTSTRAPPED_REGION: "ap-southeast-2", BOOTSTRAPPED_PREFIX: "acme-dev" };
+
+  it("passes the stack bootstrap set up, and skips the prefix check for a bootstrap that predates it", () => {
+    expect(runSynthStep(stack, bootstrapped)).toMatchObject({ code: 0, output: "stack-dir=cdktf.out/stacks/dev\n" });
+    expect(runSynthStep(stack, { ...bootstrapped, BOOTSTRAPPED_PREFIX: "" }).code).toBe(0);
+  });
+
+  it("fails a changed region or bucketPrefix before init, naming bootstrap", () => {
+    const region = runSynthStep({ ...stack, provider: { aws: [{ region: "us-east-1" }] } }, bootstrapped);
+    expect(region.code).toBe(1);
+    expect(region.stdout).toContain("::error title=Config changed since bootstrap::envs/dev.ts deploys to 'us-east-1', bootstrap set up 'ap-southeast-2'");
+    const prefix = runSynthStep(stack, { ...bootstrapped, BOOTSTRAPPED_PREFIX: "acme-old" });
+    expect(prefix.code).toBe(1);
+    expect(prefix.stdout).toContain("bootstrap set up 'acme-old-*'; re-run make bootstrap ARGS=");
+    expect(prefix.output).toBe("");
+  });
+});
