@@ -6,7 +6,10 @@
 #   make package   build the function package (build/function.zip)
 #   make bench     print the benchmark figures (synth, handler, coldstart, history)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
+#   make rehearse-walkthrough  the README's "Deploy to your AWS account" commands, as written, on moto
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
+#   make invoke    run dbt in a deployed env's runner and print the summary (ENV=dev|prod, CMD="build --select ...")
+#   make build-changed  after a deploy: build what the deployed project changed since latest/ (ENV=dev|prod)
 #   make test-athena-sql  the dbt project's Athena SQL run on Trino 476 (Athena's engine), compared with DuckDB
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
@@ -23,7 +26,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke build-changed runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -50,7 +53,7 @@ demo: deps-python
 # Re-synthesizes only when an input changed, so suites running side by side never rewrite
 # cdktf.out/ under each other.
 SYNTH_INPUTS := main.ts cdktf.json tsconfig.json $(wildcard envs/*.ts stacks/*.ts constructs/*.ts) \
-	dbt/models/sources.yml handler/raw_zone/contract.json
+	dbt/models/sources.yml handler/raw_zone/contract.json $(wildcard .bootstrap/*.json)
 synth: cdktf.out/.synthesized
 cdktf.out/.synthesized: node_modules/.installed $(SYNTH_INPUTS)
 	npx cdktf synth
@@ -71,6 +74,14 @@ bootstrap: deps-node
 bench: deps-node deps-python
 	$(UV) run --frozen python -m bench
 
+invoke: deps-python
+	@test -n "$(ENV)" || { echo 'make invoke needs ENV=dev or ENV=prod (and optionally CMD="build --select ...")' >&2; exit 2; }
+	$(UV) run --frozen python -m scripts.operations.invoke --env $(ENV) $(if $(CMD),--command "$(CMD)")
+
+build-changed: deps-python
+	@test -n "$(ENV)" || { echo 'make build-changed needs ENV=dev or ENV=prod' >&2; exit 2; }
+	$(UV) run --frozen python -m scripts.operations.build_changed --env $(ENV) $(ARGS)
+
 runs: deps-python
 	$(UV) run --frozen python -m scripts.operations.runs -n $(N) $(if $(ENV),--env $(ENV))
 
@@ -80,11 +91,13 @@ docs: deps-python
 # --- tests ----------------------------------------------------------------------
 
 # Two lanes side by side on the build machines' two cores (scripts/checks/suites.py): each lane's
-# suites run in order; the stacks are synthesized once, before both.
+# suites run in order; the stacks are synthesized once, before both. The walkthrough rewrites
+# cdktf.out/ (it runs `npx cdktf deploy` as the README says), so it runs before the suites that
+# read the stacks later: the rehearsal after it in its lane, the Trino check late in the other.
 test: deps synth
 	$(UV) run --frozen python -m scripts.checks.suites \
-		--lane "test-python test-athena-sql" \
-		--lane "test-ts test-workflows layer package test-security test-packaging rehearse"
+		--lane "test-python test-ts test-workflows test-athena-sql" \
+		--lane "layer package test-security test-packaging rehearse-walkthrough rehearse"
 
 # Constructs, stacks, config validation, the real synth, the bootstrap script against moto_server.
 test-ts: deps-node deps-python
@@ -92,8 +105,8 @@ test-ts: deps-node deps-python
 	npx vitest run
 
 # The Lambda packages, the dbt project on DuckDB, the operations tools, the rehearsal's harness,
-# make test's lane runner.
-test-python: deps-python
+# make test's lane runner; npx cdktf deploy after bootstrap (and without it) on the emulator.
+test-python: deps-node deps-python
 	$(UV) run --frozen pytest handler/tests dbt/project_tests scripts/operations/tests scripts/rehearse/tests \
 		scripts/checks/tests/test_suites.py
 
@@ -119,6 +132,10 @@ test-security: synth
 # Both stacks applied on moto for real: needs Terraform and the provider mirror (see scripts/rehearse/gaps.py).
 rehearse: deps layer package synth
 	$(UV) run --frozen python -m scripts.rehearse.rehearse
+
+# The README's walkthrough block run as written on moto (equivalents listed in scripts/rehearse/gaps.py).
+rehearse-walkthrough: deps layer package
+	$(UV) run --frozen python -m scripts.rehearse.walkthrough
 
 clean:
 	rm -rf cdktf.out build .local dbt/target dbt/logs

@@ -15,7 +15,8 @@ beforeAll(() => {
   // The real app, exactly as cdktf synth runs it (cdktf.json: "npx tsx main.ts").
   execFileSync("npx", ["tsx", "main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
+    // No bootstrap record: the CI path, whose backend stays partial (a clone's .bootstrap/ must not leak in).
+    env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1", BOOTSTRAP_RECORD_DIR: path.join(outdir, "no-records") },
     stdio: "pipe",
   });
 });
@@ -32,6 +33,7 @@ describe("the app (npx tsx main.ts)", () => {
   it.each(["dev", "prod"])("%s: one partial S3 backend, the runner, and a Glue table per raw table of dbt/models/sources.yml", (env) => {
     const json = stackJson(env);
     expect(json.terraform.backend).toEqual({ s3: { key: `dbt-lambda-platform/${env}/terraform.tfstate`, encrypt: true, use_lockfile: true } });
+    expect(json.terraform.required_version).toBe(">= 1.10"); // use_lockfile needs 1.10
     const [fn] = Object.values(json.resource.aws_lambda_function) as Record<string, unknown>[];
     expect(fn.function_name).toBe(`${env}-dbt-runner`);
     expect(fn.filename).toBe("../../../build/function.zip");
@@ -44,6 +46,17 @@ describe("the app (npx tsx main.ts)", () => {
     const text = readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8");
     expect(text).toContain('${filebase64sha256(\\"../../../build/function.zip\\")}');
     expect(text).toContain('${filebase64sha256(\\"../../../build/dbt-layer.zip\\")}');
+  });
+
+  it("the README's alarm table lists exactly the alarms each stack creates", () => {
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const table = readme.slice(readme.indexOf("| alarm | fires when |"));
+    const listed = [...table.slice(0, table.indexOf("\n\n")).matchAll(/^\| `<env>-([\w-]+)` \|/gm)].map((m) => m[1]);
+    for (const env of ["dev", "prod"]) {
+      const alarms = Object.values(stackJson(env).resource.aws_cloudwatch_metric_alarm).map((a) => (a as { alarm_name: string }).alarm_name);
+      expect(listed.map((name) => `${env}-${name}`).sort()).toEqual(alarms.sort());
+    }
+    expect(listed).toHaveLength(8);
   });
 
   it("stops with the config error when an environment is invalid", () => {

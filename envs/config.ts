@@ -60,8 +60,16 @@ export interface EnvironmentInput {
   readonly permissionsBoundary?: string;
   /** Days the artifacts bucket keeps each run's `runs/<date>/<invocation_id>/` folder (1-3650). Default 90. */
   readonly artifactRetentionDays?: number;
-  /** Email addresses subscribed to the env's alert topic (each confirms by email). Default none. */
+  /**
+   * Email addresses subscribed to the env's alert topic (each confirms by email). Default none,
+   * which synth warns about (failures would reach nobody) unless `alertEmailsOptOut` is true.
+   */
   readonly alertEmails?: readonly string[];
+  /**
+   * True when nobody is to be emailed on purpose (something else subscribes to the topic, or a
+   * throwaway env): silences synth's warning about an empty `alertEmails`. Default false.
+   */
+  readonly alertEmailsOptOut?: boolean;
   /**
    * Lambda SnapStart for the runner: versions, a `live` alias the triggers invoke, and the dbt
    * parse done during init and snapshotted. Billed for Python (cache and restores). Default false.

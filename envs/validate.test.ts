@@ -44,10 +44,25 @@ describe("resolveEnvironment defaults", () => {
   });
 
   it("accepts no reservation for small accounts, with a warning that builds may overlap", () => {
-    expect(resolveEnvironment(base).warnings).toEqual([]);
-    const config = resolveEnvironment({ ...base, reservedConcurrency: "none" });
+    const quiet = { ...base, alertEmails: ["data@example.com"] };
+    expect(resolveEnvironment(quiet).warnings).toEqual([]);
+    const config = resolveEnvironment({ ...quiet, reservedConcurrency: "none" });
     expect(config.reservedConcurrency).toBe("none");
     expect(config.warnings).toEqual([expect.stringMatching(/^dev: reservedConcurrency = "none": .* may run at once/)]);
+  });
+
+  it("warns that an empty alertEmails reaches nobody, unless the env opts out", () => {
+    expect(resolveEnvironment(base).warnings).toEqual([
+      "dev: alertEmails is empty: failed builds and alarms reach the dev-dbt-alerts topic and nobody is subscribed; " +
+        "list addresses in envs/dev.ts, or set alertEmailsOptOut: true if that is intended",
+    ]);
+    expect(resolveEnvironment({ ...base, alertEmailsOptOut: true }).warnings).toEqual([]);
+    expect(() => resolveEnvironment({ ...base, alertEmailsOptOut: true, alertEmails: ["a@example.com"] })).toThrow(
+      "alertEmailsOptOut = true: alertEmails lists addresses; remove one or the other",
+    );
+    expect(() => resolveEnvironment({ ...base, alertEmailsOptOut: "yes" } as unknown as EnvironmentInput)).toThrow(
+      'alertEmailsOptOut = "yes": must be true or false',
+    );
   });
 
   it("switches SnapStart on only when asked", () => {

@@ -187,6 +187,17 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     const repeated = alertEmails.filter((email, index) => alertEmails.indexOf(email) !== index);
     if (repeated.length > 0) problems.push(`alertEmails: ${show(repeated[0])} is listed twice`);
   }
+  const optOut = input.alertEmailsOptOut ?? false;
+  if (typeof optOut !== "boolean") {
+    problems.push(`alertEmailsOptOut = ${show(optOut)}: must be true or false`);
+  } else if (optOut && Array.isArray(alertEmails) && alertEmails.length > 0) {
+    problems.push("alertEmailsOptOut = true: alertEmails lists addresses; remove one or the other");
+  } else if (!optOut && Array.isArray(alertEmails) && alertEmails.length === 0) {
+    warnings.push(
+      `${name}: alertEmails is empty: failed builds and alarms reach the ${name}-dbt-alerts topic and nobody ` +
+        `is subscribed; list addresses in envs/${name}.ts, or set alertEmailsOptOut: true if that is intended`,
+    );
+  }
 
   const snapStart = input.snapStart ?? DEFAULTS.snapStart;
   if (typeof snapStart !== "boolean") {

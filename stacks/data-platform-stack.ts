@@ -23,7 +23,12 @@ export interface DataPlatformStackProps {
   /** Overrides of the artifact paths (default: build/function.zip and build/dbt-layer.zip). */
   readonly functionZip?: string;
   readonly layerZip?: string;
+  /** The state bucket bootstrap recorded (see PartialS3Backend); omit for CI's partial backend. */
+  readonly stateBucket?: { readonly name: string; readonly region: string };
 }
+
+/** use_lockfile (S3-native state locking) needs Terraform 1.10 or later. */
+export const REQUIRED_TERRAFORM = ">= 1.10";
 
 /** State key of an environment inside the state bucket. */
 export const stateKey = (env: string) => `dbt-lambda-platform/${env}/terraform.tfstate`;
@@ -38,12 +43,19 @@ export class DataPlatformStack extends TerraformStack {
   /** The seed pipeline's ingestion function (unless `ingestFunction` is off). */
   readonly ingest?: IngestFunction;
 
+  /** The synthesized JSON, with Terraform's required_version (an override would also add metadata). */
+  override toTerraform(): any {
+    const tf = super.toTerraform();
+    tf.terraform = { ...tf.terraform, required_version: REQUIRED_TERRAFORM };
+    return tf;
+  }
+
   constructor(scope: Construct, id: string, props: DataPlatformStackProps) {
     super(scope, id);
     const { config } = props;
     const env = config.environment;
 
-    new PartialS3Backend(this, { key: stateKey(env) });
+    new PartialS3Backend(this, { key: stateKey(env), bucket: props.stateBucket });
     new AwsProvider(this, "aws", { region: config.region, defaultTags: [{ tags: { ...config.tags } }] });
     new RandomProvider(this, "random");
     // The function zip comes from `make package` (reproducible, shared with its tests), so the

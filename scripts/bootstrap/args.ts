@@ -29,6 +29,8 @@ Checks the account's Lambda concurrency quota in the stack's region, creates (or
 hardened S3 bucket that holds the Terraform state and the managed policy <env>-platform-boundary
 that caps every role the stack creates, and with --github-repo the GitHub OIDC provider, the
 environment's deploy role, its read-only plan role and the GitHub variables the workflows read.
+Records the backend and what the policies were built for in .bootstrap/<env>.json (git-ignored),
+so that npx cdktf deploy <env> / destroy <env> need no other step.
 Safe to re-run: only differences are changed. Exits 1 when a prerequisite it cannot create
 (such as the Lambda quota) is missing, after doing everything else and saying what to do.
 

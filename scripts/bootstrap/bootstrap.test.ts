@@ -8,7 +8,7 @@
  * (`lambdaQuota`), in the shape AWS documents; every other request reaches moto unchanged.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -136,6 +136,8 @@ function bootstrap(args: readonly string[], opts: { endpoint?: string; cwd?: str
         AWS_SHARED_CREDENTIALS_FILE: join(workDir, "no-credentials"),
         AWS_EC2_METADATA_DISABLED: "true",
         NODE_NO_WARNINGS: "1",
+        // Never the clone's own .bootstrap/: a record of moto's bucket would steer a real cdktf deploy.
+        BOOTSTRAP_RECORD_DIR: join(workDir, "records"),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -290,6 +292,7 @@ describe("bootstrap against moto_server", () => {
     expect(run.stdout).toContain("Dry run, nothing changed: would create 13");
 
     expect(await bucketStatus(BUCKET)).toBe(404);
+    expect(existsSync(join(workDir, "records", "dev.json"))).toBe(false);
     expect(await roleExists(DEV_ROLE)).toBe(false);
     expect(await roleExists(DEV_PLAN_ROLE)).toBe(false);
     await expect(iam.send(new GetPolicyCommand({ PolicyArn: DEV_BOUNDARY }))).rejects.toThrow();
@@ -410,6 +413,7 @@ describe("bootstrap against moto_server", () => {
       ["TFSTATE_BUCKET", BUCKET],
       ["TFSTATE_KEY", "dbt-lambda-platform/dev/terraform.tfstate"],
       ["TFSTATE_REGION", REGION],
+      ["BUCKET_PREFIX", "dbt-lambda-dev"],
     ]) {
       expect(run.stdout).toContain(`gh variable set ${name} --env dev --repo ${REPO} --body ${value}\n`);
     }
@@ -419,17 +423,28 @@ describe("bootstrap against moto_server", () => {
       ["DEV_TFSTATE_BUCKET", BUCKET],
       ["DEV_TFSTATE_KEY", "dbt-lambda-platform/dev/terraform.tfstate"],
       ["DEV_TFSTATE_REGION", REGION],
+      ["DEV_BUCKET_PREFIX", "dbt-lambda-dev"],
     ]) {
       expect(run.stdout).toContain(`gh variable set ${name} --repo ${REPO} --body ${value}\n`);
     }
     expect(run.stdout).toContain(`-backend-config=bucket=${BUCKET}`);
     expect(run.stdout).toContain(`-backend-config=region=${REGION}\n`);
     expect(run.stdout).toContain("(the key, dbt-lambda-platform/dev/terraform.tfstate, is already in the synthesized backend)");
+    // The record npx cdktf deploy reads: the whole backend and what the policies were built for.
+    expect(JSON.parse(readFileSync(join(workDir, "records", "dev.json"), "utf8"))).toEqual({
+      version: 1,
+      environment: "dev",
+      backend: { bucket: BUCKET, region: REGION, key: "dbt-lambda-platform/dev/terraform.tfstate" },
+      baked: { accountId: ACCOUNT, region: "ap-southeast-2", bucketPrefix: "dbt-lambda-dev", permissionsBoundary: "dev-platform-boundary" },
+    });
   });
 
   it("second run changes nothing and says so for every step", async () => {
+    const record = readFileSync(join(workDir, "records", "dev.json"), "utf8");
     const run = await bootstrap(["--region", REGION, "--env", "dev", "--github-repo", REPO]);
     expect(run.code).toBe(0);
+    // A teammate's clone re-running bootstrap gets the same file, byte for byte.
+    expect(readFileSync(join(workDir, "records", "dev.json"), "utf8")).toBe(record);
     const lines = steps(run.stdout);
     expect(lines).toHaveLength(16);
     for (const line of lines) expect(line).toMatch(/: (unchanged|to do by hand)( \(.*\))?$/);

@@ -4,6 +4,7 @@
  * roles and, with --github-repo, the GitHub OIDC provider, the environment's deploy and plan
  * roles and the GitHub variables the workflows read. Run with --help for the options.
  */
+import { resolve } from "node:path";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { environmentConfig } from "../../envs";
 import { parseBootstrapArgs, UsageError, USAGE, type BootstrapArgs } from "./args";
@@ -26,6 +27,7 @@ import {
 import { deployRoleName, localRepoName, planRoleName, stateBucketName, stateKey } from "./names";
 import { planPolicy } from "./plan-policy";
 import { Progress } from "./progress";
+import { RECORD_VERSION, recordDir, writeRecord } from "./record";
 import { BUCKET_SETTINGS } from "./state-bucket-settings";
 import { ensureStateBucket } from "./state-bucket";
 
@@ -129,6 +131,8 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
       TFSTATE_BUCKET: bucket,
       TFSTATE_KEY: key,
       TFSTATE_REGION: bucketRegion,
+      // What the policies were built for besides the region: setup-stack stops on a config changed since.
+      BUCKET_PREFIX: stack.bucketPrefix,
     };
     await progress.step(`GitHub environment "${args.env}" variables`, () =>
       ensureGitHubVariables(repo, args.env, variables, { dryRun: args.dryRun, print: (l) => progress.info(l) }),
@@ -141,6 +145,7 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
       [`${ENV}_TFSTATE_BUCKET`]: bucket,
       [`${ENV}_TFSTATE_KEY`]: key,
       [`${ENV}_TFSTATE_REGION`]: bucketRegion,
+      [`${ENV}_BUCKET_PREFIX`]: stack.bucketPrefix,
     };
     await progress.step(`GitHub repository variables for ${args.env} plans`, () =>
       ensureRepositoryVariables(repo, planVariables, { dryRun: args.dryRun, print: (l) => progress.info(l) }),
@@ -149,6 +154,19 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
     progress.info("==> No --github-repo: OIDC provider, deploy and plan roles and GitHub variables skipped");
   }
 
+  // What `npx cdktf deploy` reads (main.ts): the whole backend, and what the policies were built for.
+  const recordFolder = recordDir(resolve(__dirname, "../.."), process.env.BOOTSTRAP_RECORD_DIR);
+  if (args.dryRun) {
+    progress.info(`==> Dry run: ${recordFolder}/${args.env}.json not written`);
+  } else {
+    const file = writeRecord(recordFolder, {
+      version: RECORD_VERSION,
+      environment: args.env,
+      backend: { bucket, region: bucketRegion, key },
+      baked: { accountId, region: stack.region, bucketPrefix: stack.bucketPrefix, permissionsBoundary: stack.permissionsBoundary },
+    });
+    progress.info(`==> Recorded in ${file}: npx cdktf deploy ${args.env} / destroy ${args.env} use this backend`);
+  }
   progress.info(`==> Terraform backend for "${args.env}" (after npx cdktf synth):`);
   progress.info(`    terraform -chdir=cdktf.out/stacks/${args.env} init \\`);
   progress.info(`      -backend-config=bucket=${bucket} \\`);

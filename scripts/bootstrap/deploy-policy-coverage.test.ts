@@ -182,7 +182,7 @@ function matches(pattern: string, arn: string): boolean {
 let outdir = "";
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), "deploy-policy-synth-"));
-  buildApp(outdir).synth();
+  buildApp({ outdir }).synth();
 });
 afterAll(() => {
   if (outdir) rmSync(outdir, { recursive: true, force: true });

@@ -95,6 +95,14 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
       Resource: s3(`${scope.bucketPrefix}-*`),
     },
     {
+      // make build-changed after an apply: the last good build's manifest, which it compares
+      // with the deployed project's. That one object of the artifacts bucket, nothing else.
+      Sid: "LatestBuildManifest",
+      Effect: "Allow",
+      Action: "s3:GetObject",
+      Resource: s3(`${scope.bucketPrefix}-artifacts-*/latest/manifest.json`),
+    },
+    {
       Sid: "GlueCatalog",
       Effect: "Allow",
       Action: [

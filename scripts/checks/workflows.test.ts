@@ -192,3 +192,108 @@ describe("plan-prod and apply-prod steps with real Terraform", () => {
     expect(elsewhere.out).toContain("::error title=Different working directory::the plan was made in");
   });
 });
+
+describe("the bootstrap check every AWS job runs first (scripts/checks/bootstrap-check)", () => {
+  const CHECK = join(ROOT, "scripts/checks/bootstrap-check");
+  const VARS = ["ROLE_ARN", "AWS_REGION_VAR", "TFSTATE_BUCKET", "TFSTATE_REGION", "TFSTATE_KEY"];
+  const run = (vars: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), "bootstrap-check-"));
+    const files = { GITHUB_OUTPUT: join(dir, "output"), GITHUB_STEP_SUMMARY: join(dir, "summary") };
+    for (const file of Object.values(files)) writeFileSync(file, "");
+    const done = spawnSync(CHECK, [], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...files, ...vars } });
+    const read = (file: string) => readFileSync(file, "utf8");
+    const result = { code: done.status, stdout: done.stdout, output: read(files.GITHUB_OUTPUT), summary: read(files.GITHUB_STEP_SUMMARY) };
+    rmSync(dir, { recursive: true, force: true });
+    return result;
+  };
+  // As GitHub passes ${{ vars.X }} of a variable that does not exist: an empty string.
+  const empty = Object.fromEntries(VARS.map((v) => [v, ""]));
+  const bootstrapped = { ROLE_ARN: "arn:aws:iam::123456789012:role/r", AWS_REGION_VAR: "ap-southeast-2", TFSTATE_BUCKET: "b", TFSTATE_REGION: "ap-southeast-2", TFSTATE_KEY: "k" };
+
+  it("fails an environment that was never bootstrapped, naming the bootstrap command", () => {
+    const dev = run({ TARGET: "dev", ...empty });
+    expect(dev.code).toBe(1);
+    expect(dev.stdout).toContain('::error title=dev not bootstrapped::dev is not bootstrapped');
+    expect(dev.stdout).toContain('make bootstrap ARGS="--region <aws-region> --env dev --github-repo <owner>/<repo>"');
+    expect(dev.output).toBe("ready=false\n");
+  });
+
+  it("skips prod before its bootstrap with a notice in the job summary, and passes a bootstrapped env", () => {
+    const prod = run({ TARGET: "prod", SKIP_UNBOOTSTRAPPED: "true", ...empty });
+    expect(prod.code).toBe(0);
+    expect(prod.output).toBe("ready=false\n");
+    expect(prod.stdout).toContain("::notice title=prod skipped: not bootstrapped::");
+    expect(prod.summary).toContain("### prod skipped: not bootstrapped");
+    expect(prod.summary).toContain('make bootstrap ARGS="--region <aws-region> --env prod --github-repo <owner>/<repo>"');
+    const ready = run({ TARGET: "prod", SKIP_UNBOOTSTRAPPED: "true", ...bootstrapped });
+    expect(ready.code).toBe(0);
+    expect(ready.output).toBe("ready=true\n");
+  });
+
+  it("fails a half-finished bootstrap even where skipping is allowed, naming what is missing", () => {
+    const half = run({ TARGET: "prod", SKIP_UNBOOTSTRAPPED: "true", ...bootstrapped, TFSTATE_BUCKET: "", TFSTATE_KEY: "" });
+    expect(half.code).toBe(1);
+    expect(half.stdout).toContain("prod's bootstrap is incomplete: TFSTATE_BUCKET TFSTATE_KEY not set");
+  });
+
+  it("runs before anything reaches AWS in every job that does, and prod's skip gates its plan", () => {
+    const jobs = [deploy.jobs.dev, deploy.jobs["plan-prod"], plan.jobs.plan, destroy.jobs.destroy];
+    for (const job of jobs) {
+      const check = job.steps.findIndex((s) => s.run === "scripts/checks/bootstrap-check");
+      const setup = job.steps.findIndex((s) => s.uses === "./.github/actions/setup-stack");
+      expect(check).toBeGreaterThan(-1);
+      expect(check).toBeLessThan(setup);
+    }
+    for (const job of [deploy.jobs["plan-prod"], plan.jobs.plan]) {
+      for (const step of job.steps.filter((s) => s.uses?.startsWith("./.github/actions/"))) {
+        expect((step as { if?: string }).if).toBe("steps.bootstrap.outputs.ready == 'true'");
+      }
+    }
+    expect(deploy.jobs.dev.steps.find((s) => s.run === "scripts/checks/bootstrap-check")?.env?.SKIP_UNBOOTSTRAPPED).toBeUndefined();
+    expect(deploy.jobs["apply-prod"].if).toBe("needs.plan-prod.outputs.changes == 'true'");
+  });
+});
+
+describe("setup-stack stops on a config changed since bootstrap", () => {
+  type Action = { runs: { steps: Step[] } };
+  const action = parse(readFileSync(join(ROOT, ".github/actions/setup-stack/action.yml"), "utf8")) as Action;
+  const synthStep = action.runs.steps.find((s) => s.id === "synth") as Step;
+  /** The step's script as written, in a scratch folder whose `make` is a no-op and whose synth output is given. */
+  const runSynthStep = (stack: object, vars: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), "setup-stack-"));
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(join(dir, "bin", "make"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    mkdirSync(join(dir, "cdktf.out/stacks/dev"), { recursive: true });
+    writeFileSync(join(dir, "cdktf.out/stacks/dev/cdk.tf.json"), JSON.stringify(stack));
+    writeFileSync(join(dir, "output"), "");
+    const done = spawnSync("bash", ["-e", "-c", synthStep.run ?? ""], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { PATH: `${join(dir, "bin")}${delimiter}${process.env.PATH}`, GITHUB_OUTPUT: join(dir, "output"), STACK: "dev", ...vars },
+    });
+    const output = readFileSync(join(dir, "output"), "utf8");
+    rmSync(dir, { recursive: true, force: true });
+    return { code: done.status, stdout: done.stdout, output };
+  };
+  const stack = {
+    terraform: { backend: { s3: { key: "dbt-lambda-platform/dev/terraform.tfstate" } } },
+    provider: { aws: [{ region: "ap-southeast-2" }] },
+    resource: { aws_s3_bucket: { raw: { bucket: "acme-dev-raw-${random_id.suffix.hex}" }, logs: { bucket: "acme-dev-access-logs-x" } } },
+  };
+  const bootstrapped = { EXPECTED_KEY: "dbt-lambda-platform/dev/terraform.tfstate", BOOTSTRAPPED_REGION: "ap-southeast-2", BOOTSTRAPPED_PREFIX: "acme-dev" };
+
+  it("passes the stack bootstrap set up, and skips the prefix check for a bootstrap that predates it", () => {
+    expect(runSynthStep(stack, bootstrapped)).toMatchObject({ code: 0, output: "stack-dir=cdktf.out/stacks/dev\n" });
+    expect(runSynthStep(stack, { ...bootstrapped, BOOTSTRAPPED_PREFIX: "" }).code).toBe(0);
+  });
+
+  it("fails a changed region or bucketPrefix before init, naming bootstrap", () => {
+    const region = runSynthStep({ ...stack, provider: { aws: [{ region: "us-east-1" }] } }, bootstrapped);
+    expect(region.code).toBe(1);
+    expect(region.stdout).toContain("::error title=Config changed since bootstrap::envs/dev.ts deploys to 'us-east-1', bootstrap set up 'ap-southeast-2'");
+    const prefix = runSynthStep(stack, { ...bootstrapped, BOOTSTRAPPED_PREFIX: "acme-old" });
+    expect(prefix.code).toBe(1);
+    expect(prefix.stdout).toContain("bootstrap set up 'acme-old-*'; re-run make bootstrap ARGS=");
+    expect(prefix.output).toBe("");
+  });
+});

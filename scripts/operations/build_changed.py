@@ -1,82 +1,136 @@
-"""After `terraform apply`: rebuild the models the deployed code changed.
+"""After a deploy: rebuild the models the deployed dbt project changed since the last good build.
 
-Reads the applied plan (`terraform show -json tfplan`); when it changed the runner's package
-(the function's source_code_hash: handler code or the dbt project), invokes the runner with
+  make build-changed ENV=dev [ARGS=--dry-run]     (python -m scripts.operations.build_changed --env dev)
+
+The same entry after `npx cdktf deploy` from a laptop and after deploy.yml's apply. It compares
+manifest with manifest: the project in the deployed package (build/function.zip's dbt/, parsed
+here on the local DuckDB target: file checksums do not depend on the target) against the last
+good build's manifest in the env's artifacts bucket (latest/). When a model, seed, snapshot,
+test, source or macro was added or changed, it invokes the runner with
 
   {"command": ["build"], "cli_args": ["--select", "state:modified+"], "state": "latest", "defer": true}
 
-so only what changed since the last good build (and what depends on it) is built; with no
-latest/ yet that is a first, full build. Nothing changed in the package: nothing is invoked.
-If the runner is busy (reserved concurrency 1), the build is queued asynchronously instead,
-and its result reaches the alert topic like any other run.
-
-  python -m scripts.operations.build_changed --stack-dir cdktf.out/stacks/dev [--plan tfplan] [--dry-run]
+so dbt builds exactly what changed since that build and what depends on it; with no latest/ yet
+that is a first, full build. Nothing changed: nothing is invoked. If the runner is busy
+(reserved concurrency 1), the build is queued asynchronously instead, and its result reaches
+the alert topic like any other run. The runner comes from the synthesized stack and the bucket
+from the env's Terraform outputs (as `make invoke` and `make runs ENV=` find them).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
+from typing import Any
+
+from scripts.operations.artifact_source import REPO, S3Source, SourceError, bucket_of
 
 EVENT = {"command": ["build"], "cli_args": ["--select", "state:modified+"], "state": "latest", "defer": True}
-RUNNER_SUFFIX = "-dbt-runner"
+FUNCTION_ZIP = REPO / "build" / "function.zip"
+#: Manifest sections whose entries a change in makes `state:modified` select something.
+COMPARED = ("nodes", "sources", "macros", "seeds", "snapshots")
 
 
-def changed_functions(plan: dict) -> list[str]:
-    """Names of dbt runner functions the plan creates or whose package it replaces."""
-    names = []
-    for change in plan.get("resource_changes", []):
-        if change.get("type") != "aws_lambda_function":
-            continue
-        actions = change.get("change", {}).get("actions", [])
-        before = change["change"].get("before") or {}
-        after = change["change"].get("after") or {}
-        name = after.get("function_name") or before.get("function_name") or ""
-        if not name.endswith(RUNNER_SUFFIX) or ("delete" in actions and "create" not in actions):
-            continue
-        if "create" in actions or before.get("source_code_hash") != after.get("source_code_hash"):
-            names.append(name)
-    return names
+def read_latest_manifest(source: Any) -> dict | None:
+    """The last good build's manifest, or None before the first one.
+
+    The one place that knows how latest/ is stored (today a plain `latest/manifest.json`); when
+    latest/ becomes a pointer written last, only this function changes.
+    """
+    body = source.read("latest/manifest.json")
+    return json.loads(body) if body is not None else None
+
+
+def fingerprints(manifest: dict) -> dict[str, str]:
+    """unique_id -> what a change shows in: the file checksum of a node, a macro's SQL, a source's definition."""
+    found: dict[str, str] = {}
+    for section in COMPARED:
+        for unique_id, entry in (manifest.get(section) or {}).items():
+            if unique_id.startswith("macro.") and entry.get("package_name") != manifest.get("metadata", {}).get("project_name", entry.get("package_name")):
+                continue  # dbt's and the adapters' own macros come with the layer, not the project
+            checksum = (entry.get("checksum") or {}).get("checksum")
+            # A source's location and schema differ by target (and locally by folder): its columns do not.
+            columns = {name: (c or {}).get("data_type") for name, c in (entry.get("columns") or {}).items()}
+            found[unique_id] = checksum or entry.get("macro_sql") or json.dumps(
+                {"columns": columns, "identifier": entry.get("identifier")}, sort_keys=True)
+    return found
+
+
+def changed_nodes(deployed: dict, latest: dict | None) -> list[str]:
+    """What the deployed project added or changed since `latest` (everything when there is none)."""
+    mine = fingerprints(deployed)
+    if latest is None:
+        return sorted(mine)
+    theirs = fingerprints(latest)
+    return sorted(uid for uid, value in mine.items() if theirs.get(uid) != value)
+
+
+def deployed_manifest(function_zip: Path = FUNCTION_ZIP, project_dir: Path | None = None) -> dict:
+    """The manifest of the dbt project in the deployed package (or of `project_dir`), parsed on DuckDB."""
+    with tempfile.TemporaryDirectory(prefix="build-changed-") as tmp:
+        if project_dir is None:
+            if not function_zip.is_file():
+                raise SourceError(f"no deployed package at {function_zip}; run `make package` (what the deploy uploaded)")
+            with zipfile.ZipFile(function_zip) as archive:
+                archive.extractall(tmp, [n for n in archive.namelist() if n.startswith("dbt/")])
+            project_dir = Path(tmp) / "dbt"
+        target = Path(tmp) / "target"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+        env.update(LOCAL_DATA_DIR=str(Path(tmp) / "local"), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+        done = subprocess.run(
+            [sys.executable, "-m", "dbt.cli.main", "parse", "--project-dir", str(project_dir), "--profiles-dir",
+             str(project_dir), "--target", "local", "--target-path", str(target), "--log-path", str(Path(tmp) / "logs"),
+             "--no-partial-parse", "--quiet"],
+            env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise SourceError(f"dbt parse of the deployed project failed:\n{(done.stdout + done.stderr)[-1500:]}")
+        return json.loads((target / "manifest.json").read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
+    from scripts.operations import invoke
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack-dir", type=Path, required=True, help="the synthesized stack (holds the applied tfplan)")
-    parser.add_argument("--plan", default="tfplan", help="the plan file that was applied (default tfplan)")
-    parser.add_argument("--dry-run", action="store_true", help="say what would be invoked, invoke nothing")
+    parser.add_argument("--env", required=True, choices=["dev", "prod"], help="the env that was just deployed")
+    parser.add_argument("--bucket", help="its artifacts bucket (default: the artifacts_bucket output of its state)")
+    parser.add_argument("--dry-run", action="store_true", help="say what changed and what would be invoked, invoke nothing")
     args = parser.parse_args(argv)
-
-    shown = subprocess.run(["terraform", f"-chdir={args.stack_dir}", "show", "-json", args.plan],
-                           capture_output=True, text=True)
-    if shown.returncode != 0:
-        print(f"build_changed: terraform show -json {args.plan} failed in {args.stack_dir}: {shown.stderr.strip()}", file=sys.stderr)
+    try:
+        runner = invoke.runner_of(args.env)
+        source = S3Source(args.bucket or bucket_of(args.env))
+        latest = read_latest_manifest(source)
+        changed = changed_nodes(deployed_manifest(), latest)
+    except (SourceError, invoke.InvokeError) as error:
+        print(f"build_changed: {error}", file=sys.stderr)
         return 2
-    functions = changed_functions(json.loads(shown.stdout))
-    if not functions:
-        print("The apply did not change the runner's package: no dbt build needed.")
+    if not changed:
+        print(f"The deployed project matches the last good build ({source.where('latest/manifest.json')}): no dbt build needed.")
         return 0
-    status = 0
-    for name in functions:
-        print(f"{name}: package changed, invoking {json.dumps(EVENT)}", flush=True)
-        if not args.dry_run:
-            status = max(status, _invoke(name))
-    return status
+    why = "no last good build yet: a first, full build" if latest is None else \
+        f"{len(changed)} changed since the last good build: {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}"
+    print(f"{runner.function_name}: {why}; invoking {json.dumps(EVENT)}", flush=True)
+    return 0 if args.dry_run else _invoke(runner)
 
 
-def _invoke(name: str) -> int:
+def _invoke(runner) -> int:
     import boto3
     from botocore.config import Config
 
     # A build may take the function's whole timeout (900 s): wait for it, do not retry it.
-    client = boto3.client("lambda", config=Config(read_timeout=960, retries={"max_attempts": 1}))
+    client = boto3.client("lambda", region_name=runner.region, config=Config(read_timeout=960, retries={"total_max_attempts": 1}))
     payload = json.dumps(EVENT).encode()
+    extra = {"Qualifier": runner.qualifier} if runner.qualifier else {}
+    name = runner.function_name
     try:
-        response = client.invoke(FunctionName=name, Payload=payload, LogType="None")
+        response = client.invoke(FunctionName=name, Payload=payload, LogType="None", **extra)
     except client.exceptions.TooManyRequestsException:
-        client.invoke(FunctionName=name, Payload=payload, InvocationType="Event")
+        client.invoke(FunctionName=name, Payload=payload, InvocationType="Event", **extra)
         print(f"{name} is busy (reserved concurrency): the build is queued; its result goes to the alert topic.")
         return 0
     body = json.loads(response["Payload"].read() or b"null")

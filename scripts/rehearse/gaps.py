@@ -137,3 +137,47 @@ def rehearsal_stack(stack: dict[str, Any], endpoint: str) -> dict[str, Any]:
 def backend_settings(endpoint: str) -> str:
     """HCL for `terraform init -backend-config=<file>`, beside bootstrap's bucket and region flags."""
     return f'endpoints = {{ s3 = "{endpoint}", sts = "{endpoint}" }}\n' + BACKEND_EMULATOR_SETTINGS
+
+
+# --- `npx cdktf deploy` as a user runs it -------------------------------------------------------
+
+#: cdktf runs its own `terraform init` and takes no -backend-config, so the emulator's backend
+#: settings above (endpoints, path-style, no real-AWS checks) reach that init through Terraform's
+#: TF_CLI_ARGS_init. Bucket, region and key come from bootstrap's record, as in a real deploy.
+def cdktf_init_args(backend_file: str) -> str:
+    """TF_CLI_ARGS_init for a cdktf run against the emulator: the file of backend_settings()."""
+    return f"-backend-config={backend_file}"
+
+
+#: The pinned providers (aws 6.25.0, random 3.7.2) cannot be installed here (no network; the mirror
+#: holds aws 5.100.0 only), so a `cdktf deploy` here stops at provider installation, after the
+#: backend is configured. A harness asserts it got that far, and says so.
+CDKTF_DEPLOY_STOPS_AT = "provider installation"
+
+
+#: moto runs no Lambda code without a Docker engine (there is none here): an invoke reaches the
+#: function and answers FunctionError "Handled" with "error running docker". Harnesses that need
+#: a run's response run dbt_runner.handler.handler in-process on DuckDB instead, and feed its real
+#: response to whatever reads Lambda's answer.
+MOTO_LAMBDA_INVOKE_ANSWER = "error running docker"
+
+
+# --- the README walkthrough (scripts/rehearse/walkthrough.py) --------------------------------------
+
+#: The README block's commands that cannot run as written here: (pattern, equivalent, reason). Every
+#: other command of the block runs as written, with the emulator as its AWS.
+WALKTHROUGH_EQUIVALENTS: tuple[tuple[str, str, str], ...] = (
+    (r"^curl .*chinook", "chinook_download",
+     "no internet: the tests' database in the public Chinook DDL"),
+    (r"^npx cdktf deploy dev ", "cdktf_deploy",
+     "pinned providers unavailable: ran as written up to provider installation, then applied with aws 5.100.0"),
+    (r"^npx cdktf deploy prod ", "cdktf_deploy",
+     "pinned providers unavailable: ran as written up to provider installation; prod's apply is make rehearse's"),
+    (r"^npx cdktf destroy ", "cdktf_destroy",
+     "pinned providers unavailable: ran as written up to provider installation, then destroyed with aws 5.100.0"),
+    (r"^aws lambda invoke --function-name \S+-ingest", "lambda_invoke_ingest",
+     "moto runs no Lambda code: the ingest handler ran here with the deployed function's environment"),
+    (r"^make invoke ", "make_invoke",
+     "moto runs no Lambda code and no Athena query: the runner's handler ran here with the deployed "
+     "function's environment, on DuckDB over the ingested raw zone, storing its run in the deployed bucket"),
+)

@@ -240,7 +240,9 @@ def bootstrap(env: str, region: str, emulator: Emulator, bin_dir: Path) -> str:
                "--region", region, "--env", env, "--github-repo", GITHUB_REPO]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env={
         "PATH": str(bin_dir), "HOME": str(bin_dir.parent), **CREDENTIALS,
-        "AWS_REGION": region, "AWS_ENDPOINT_URL": emulator.endpoint, "NODE_EXTRA_CA_CERTS": str(emulator.ca_bundle)})
+        "AWS_REGION": region, "AWS_ENDPOINT_URL": emulator.endpoint, "NODE_EXTRA_CA_CERTS": str(emulator.ca_bundle),
+        # Never the clone's .bootstrap/: a record of the emulator's bucket would steer a real cdktf deploy.
+        "BOOTSTRAP_RECORD_DIR": str(LOGS / "bootstrap-records")})
     (LOGS / env).mkdir(parents=True, exist_ok=True)
     (LOGS / env / "bootstrap.log").write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
     if done.returncode != 0:
