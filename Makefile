@@ -10,6 +10,8 @@
 #   make test-athena-sql  the dbt project's Athena SQL run on Trino 476 (Athena's engine), compared with DuckDB
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
+#   make ci-build  build the working tree's changed models as pull request PR=<n> would (schema main_pr_<n>)
+#   make ci-teardown  drop pull request PR=<n>'s local schema and delete its folder (.local/ci/pr_<n>/)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,7 +25,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs ci-build ci-teardown clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -76,6 +78,13 @@ runs: deps-python
 
 docs: deps-python
 	$(UV) run --frozen python -m scripts.operations.dbt_docs $(if $(ENV),--env $(ENV))
+
+# A pull request's slim build on this machine (scripts/operations/pr_build.py): the runner's CI event.
+ci-build: deps-python
+	$(UV) run --frozen python -m scripts.operations.pr_build build --pr $(PR)
+
+ci-teardown: deps-python
+	$(UV) run --frozen python -m scripts.operations.pr_build teardown --pr $(PR)
 
 # --- tests ----------------------------------------------------------------------
 

@@ -11,10 +11,12 @@ from dbt_runner import threadlocks
 # Before dbt is imported: Lambda has no /dev/shm for multiprocessing's semaphores.
 threadlocks.install()
 
+import dataclasses  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+from dbt_runner import ci_build  # noqa: E402
 from dbt_runner import events  # noqa: E402
 from dbt_runner import ingest_manifests  # noqa: E402
 from dbt_runner import run_lifecycle  # noqa: E402
@@ -39,6 +41,8 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None)
     try:
         config = settings.load()
+        ci, event = ci_build.split(event)  # a pull request's build: its own names only
+        ci_build.apply_env(ci)
         request = events.parse(
             event,
             default_command=config.default_command,
@@ -47,6 +51,10 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             read_object=ingest_manifests.reader_for(config),
         )
         request, run = run_lifecycle.prepare(request, config)  # state and docs flags
+        if ci is not None:  # state came from the env's latest/; the records go under ci/pr_<n>/
+            request = run.request = dataclasses.replace(request, trigger="ci")
+            run.store = ci_build.store_for(ci, run.store, config.local_data_dir)
+            run.alert_topic = None  # a PR's failure is reported to the PR, not to the env's on-call
         invocation = plan(request, config, runtime_vars=lambda: partitions.runtime_vars(request, config))
     except (events.EventError, settings.ConfigError) as error:
         log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
@@ -61,6 +69,8 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key,
                              shipped=lambda: _shipped_parse(config, invocation.cache_inputs, request_id))
     summary = summarise(shown, outcome, time.perf_counter() - started)
+    if ci is not None:
+        summary["ci"] = {**ci.as_dict(), **ci_build.names(ci)}
     run_lifecycle.finish(run, config, summary, request_id)  # artifacts and alerts; never raises
     log("dbt_run_finish", level="info" if summary["status"] == "success" else "error",
         request_id=request_id, command=shown, status=summary["status"],
