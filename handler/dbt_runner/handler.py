@@ -16,6 +16,7 @@ import os  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+from dbt_runner import bundles  # noqa: E402
 from dbt_runner import ci_build  # noqa: E402
 from dbt_runner import events  # noqa: E402
 from dbt_runner import ingest_manifests  # noqa: E402
@@ -41,7 +42,10 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None)
     try:
         config = settings.load()
+        if bundles.is_validation(event):  # make ship-project's dry run: parse a bundle, run nothing
+            return bundles.validate(event, config, SESSION, request_id)
         ci, event = ci_build.split(event)  # a pull request's build: its own names only
+        config, project_source = bundles.select(config, ci, request_id)  # the current bundle, or the package's
         ci_build.apply_env(ci)
         request = events.parse(
             event,
@@ -69,6 +73,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key,
                              shipped=lambda: _shipped_parse(config, invocation.cache_inputs, request_id))
     summary = summarise(shown, outcome, time.perf_counter() - started)
+    summary["project"] = project_source
     if ci is not None:
         summary["ci"] = {**ci.as_dict(), **ci_build.names(ci)}
     run_lifecycle.finish(run, config, summary, request_id)  # artifacts and alerts; never raises
