@@ -101,7 +101,7 @@ def test_a_pr_changing_one_mart_builds_exactly_it_and_its_tests_and_leaves_main_
     assert built == {mart} | {t for t in descendants(data, mart) if t.startswith("test.")}
     assert len(built) > 1 and all(n["status"] in ("success", "pass") for n in summary["nodes"])
     assert summary["trigger"] == "ci" and summary["state"]["used"] is True
-    assert summary["ci"] == {"pr": 7, "bundle": None, "prefix": "ci/pr_7/", "database": "main_pr_7"}
+    assert summary["ci"] == {"pr": 7, "bundle": None, "prefix": "ci/pr_7/", "database": "main_pr_7", "session": None}
     # The mart in main_pr_7; its parents were deferred to main, not rebuilt.
     assert set(schema_digest(data, "main_pr_7")) == {"album_track_counts"}
     assert (data / "ci" / "pr_7" / "processed" / "album_track_counts.parquet").is_file()
