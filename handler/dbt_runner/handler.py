@@ -19,6 +19,7 @@ from typing import Any  # noqa: E402
 from dbt_runner import bundles  # noqa: E402
 from dbt_runner import ci_build  # noqa: E402
 from dbt_runner import ci_credentials  # noqa: E402
+from dbt_runner import ci_teardown  # noqa: E402
 from dbt_runner import events  # noqa: E402
 from dbt_runner import ingest_manifests  # noqa: E402
 from dbt_runner import run_lifecycle  # noqa: E402
@@ -45,6 +46,8 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         config = settings.load()
         if bundles.is_validation(event):  # make ship-project's dry run: parse a bundle, run nothing
             return bundles.validate(event, config, SESSION, request_id)
+        if ci_teardown.is_teardown(event):  # a closed pull request's database and prefixes
+            return ci_teardown.handle(event, request_id)
         ci, event = ci_build.split(event)  # a pull request's build: its own names only
         config, project_source = bundles.select(config, ci, request_id)  # the current bundle, or the package's
         ci_build.apply_env(ci)
