@@ -31,6 +31,8 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES_PREFIX = "projects/bundles/"
 POINTER_KEY = "projects/current"
+# What changed since the last good build, deferring to it (as build_changed.py after an apply).
+BUILD_CHANGED = {"command": ["build"], "cli_args": ["--select", "state:modified+"], "state": "latest", "defer": True}
 
 
 class ShipError(RuntimeError):
@@ -110,8 +112,15 @@ def read_pointer(s3: Any, bucket: str) -> dict | None:
         raise
 
 
-def upload(s3: Any, bucket: str, key: str, path: Path) -> bool:
-    """Put the bundle (SSE-KMS, the bucket's key); False when it was already there."""
+def upload(s3: Any, bucket: str, key: str, path: Path, *, ci: bool = False) -> bool:
+    """Put the bundle (SSE-KMS, the bucket's key); False when it was already there.
+
+    `ci`: the CI role may only put under ci/ (no read, no bucket configuration), so the bundle is
+    put as it is and the bucket's default encryption (its KMS key) applies.
+    """
+    if ci:
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/zip")
+        return True
     if exists(s3, bucket, key):
         return False
     kms = bucket_key(s3, bucket)
@@ -138,7 +147,7 @@ def ship(*, bucket: str, function_name: str, dbt_dir: Path = REPO / "dbt", bundl
             say(f"bundle {name}: {packed.files} files, {packed.size:,} bytes")
             prefix = f"ci/pr_{ci_pr}/bundles/" if ci_pr is not None else BUNDLES_PREFIX
             key = f"{prefix}{name}.zip"
-            fresh = upload(s3, bucket, key, packed.path)
+            fresh = upload(s3, bucket, key, packed.path, ci=ci_pr is not None)
             timings["upload"] = time.perf_counter() - started - timings["pack"]
             say(f"{'uploaded' if fresh else 'already there'}: s3://{bucket}/{key}")
             if ci_pr is not None:
@@ -182,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", help="re-point to this uploaded bundle (rollback); nothing is packed")
     parser.add_argument("--ci-pr", type=int, help="upload under ci/pr_<n>/bundles/ for a pull request's CI build; no pointer")
     parser.add_argument("--dbt-dir", type=Path, default=REPO / "dbt")
+    parser.add_argument("--build", action="store_true",
+                        help="then build what changed: state:modified+ against latest/, deferring (deploy.yml)")
     args = parser.parse_args(argv)
 
     from dbt_runner.ci_build import bundle_name, pr_number
@@ -215,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.ci_pr is not None:
         print(json.dumps({"bundle": result["bundle"], "key": result["key"]}))
+        return 0
+    if args.build:
+        try:
+            built = lambda_invoke(function_name or "", BUILD_CHANGED)
+        except ShipError as error:
+            print(f"ship-project: the bundle is current, and the build of what changed failed: {error}", file=sys.stderr)
+            return 1
+        print(f"built what changed: {built.get('status')} {built.get('counts')} -> {built.get('artifacts')}")
     return 0
 
 
