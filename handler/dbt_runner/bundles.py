@@ -71,6 +71,8 @@ class _Container:
 
     etag: str | None = None
     current: str | None = None  # the bundle the pointer named at `etag`
+    # By the object's key, not only its name: a PR's CI event finds a bundle under its own prefix
+    # or not at all, even when this container unpacked the same bundle for another PR.
     unpacked: dict[str, Path] = field(default_factory=dict)
 
 
@@ -161,7 +163,7 @@ def current(bucket: str) -> str | None:
 
 def unpack(bucket: str, key: str, name: str) -> Path:
     """The bundle's project folder under /tmp, downloaded and checked once per container."""
-    known = _SEEN.unpacked.get(name)
+    known = _SEEN.unpacked.get(key)
     if known is not None and (known / "dbt_project.yml").is_file():
         return known
     from botocore.exceptions import ClientError
@@ -176,7 +178,9 @@ def unpack(bucket: str, key: str, name: str) -> Path:
         raise BundleError(f"s3://{bucket}/{key}: larger than {MAX_BUNDLE_BYTES} bytes")
     if hashlib.sha256(data).hexdigest() != name:
         raise BundleError(f"s3://{bucket}/{key}: its sha256 is not its name (altered or incomplete)")
-    return _extract(data, name, f"s3://{bucket}/{key}")
+    project = _extract(data, name, f"s3://{bucket}/{key}")
+    _SEEN.unpacked[key] = project
+    return project
 
 
 def bundles_root() -> Path:
@@ -188,7 +192,6 @@ def _extract(data: bytes, name: str, where: str) -> Path:
     final = root / name
     project = final / PROJECT_FOLDER
     if (project / "dbt_project.yml").is_file():
-        _SEEN.unpacked[name] = project
         return project
     staging = root / f".{name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -214,13 +217,12 @@ def _extract(data: bytes, name: str, where: str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise BundleError(f"{where}: no dbt/dbt_project.yml in the bundle")
     # Keep only what this container may use again: the bundle being unpacked and the one in use.
-    for old in list(_SEEN.unpacked):
-        if old not in (name, _SEEN.current):
-            shutil.rmtree(root / old, ignore_errors=True)
-            del _SEEN.unpacked[old]
+    for old_key, old in list(_SEEN.unpacked.items()):
+        if old.parent.name not in (name, _SEEN.current):
+            shutil.rmtree(old.parent, ignore_errors=True)
+            del _SEEN.unpacked[old_key]
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
-    _SEEN.unpacked[name] = project
     return project
 
 

@@ -140,12 +140,14 @@ class PrefixedStore:
 
 def store_for(ci: CiBuild, store: run_artifacts.Store | None, local_data_dir: Path | None) -> run_artifacts.Store | None:
     """Where a CI build's run records go: under the PR's prefix, never the env's runs/ or latest/."""
-    if isinstance(store, run_artifacts.LocalStore) and local_data_dir is not None:
-        # Locally everything the PR writes sits in one folder, which `make ci-teardown` deletes.
-        # Made here: DuckDB creates the external root's last folder (ensure_external_root), not its parents.
+    if local_data_dir is not None:
+        # The local target: everything the PR writes sits in one folder, which `make ci-teardown`
+        # deletes. Made here: DuckDB creates the external root's last folder
+        # (ensure_external_root), not its parents.
         folder = local_pr_dir(local_data_dir, ci)
         folder.mkdir(parents=True, exist_ok=True)
-        return run_artifacts.LocalStore(folder / "artifacts")
+        if isinstance(store, run_artifacts.LocalStore):
+            return run_artifacts.LocalStore(folder / "artifacts")
     if store is None:
         return None
     return PrefixedStore(store, ci.prefix)

@@ -175,3 +175,35 @@ def test_a_validation_event_names_a_bundle_and_nothing_else(env):
         with pytest.raises(EventError) as raised:
             env["handler"].handler(event, Context())
         assert raised.value.field == field
+
+
+def test_a_pull_requests_bundle_builds_only_what_it_changed_under_its_own_prefix(env):
+    from scripts.testing.chinook import ingest_module, sample_data
+
+    local = env["tmp"] / "local"
+    sample_data().generate(env["tmp"] / "chinook.db", scale=1)
+    ingest_module().ingest(str(env["tmp"] / "chinook.db"), str(local))
+    handler, s3, bucket = env["handler"], env["s3"], env["bucket"]
+    assert handler.handler({"command": ["build"]}, Context())["status"] == "success"  # the env's latest/
+    latest = {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+              for key in (o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="latest/")["Contents"])}
+
+    changed = project(env["tmp"], "pr7", {"models/marts/album_track_counts.sql": (
+        "count(tracks.track_id) as track_count", "count(tracks.track_id) as track_count  -- PR 7")})
+    uploaded = ship_project.ship(bucket=bucket, function_name="dev-dbt-runner", dbt_dir=changed, ci_pr=7, s3=s3,
+                                 invoke_runner=lambda *_: pytest.fail("a PR's bundle is not validated"), say=lambda _: None)
+    assert uploaded["key"] == f"ci/pr_7/bundles/{uploaded['bundle']}.zip" and not uploaded["pointer_moved"]
+    assert pointer(env) is None
+
+    summary = handler.handler({"ci": {"pr": 7, "bundle": uploaded["bundle"]}, "command": ["build"]}, Context())
+    built = {n["unique_id"] for n in summary["nodes"] if not n["unique_id"].startswith("operation.")}
+    assert "model.dbt_lambda.album_track_counts" in built
+    assert {uid.split(".")[0] for uid in built} == {"model", "test"} and len([u for u in built if u.startswith("model.")]) == 1
+    assert summary["project"]["bundle"] == uploaded["bundle"] and summary["ci"]["database"] == "main_pr_7"
+    assert summary["artifacts"].startswith(f"s3://{bucket}/ci/pr_7/runs/")
+    after = {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in latest}
+    assert after == latest and len(s3.list_objects_v2(Bucket=bucket, Prefix="latest/")["Contents"]) == len(latest)
+
+    # Another PR cannot name PR 7's bundle: it is looked up under its own prefix only.
+    with pytest.raises(bundles.BundleError, match="ci/pr_8/bundles/"):
+        handler.handler({"ci": {"pr": 8, "bundle": uploaded["bundle"]}, "command": ["build"]}, Context())
