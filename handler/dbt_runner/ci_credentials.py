@@ -1,7 +1,7 @@
 """A pull request's own SQL runs with credentials that can write only the pull request's names.
 
 Validating the CI event is not enough: the PR's models, macros and hooks run arbitrary SQL. So
-for a CI build on AWS the runner assumes the CI build role (`DBT_CI_ROLE_ARN`) with a session
+for a CI build on AWS the runner assumes the CI build role (`CI_BUILD_ROLE_ARN`) with a session
 policy (`session_policy`) that allows:
 
   write  Glue database `<GLUE_DATABASE_NAME>_pr_<n>` and its tables; `ci/pr_<n>/*` of the
@@ -16,7 +16,7 @@ session's credentials (the AWS_* variables dbt-athena's boto3 session reads) and
 own credentials come back when it finishes; the run records are written afterwards, by the
 runner, under `ci/pr_<n>/` of the artifacts bucket.
 
-Without `DBT_CI_ROLE_ARN` a CI build runs only on a target that is not Athena (DuckDB, locally).
+Without `CI_BUILD_ROLE_ARN` a CI build runs only on a target that is not Athena (DuckDB, locally).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from typing import Any, Iterator, Mapping
 from dbt_runner.ci_build import CiBuild
 from dbt_runner.settings import ConfigError
 
-ROLE_VARIABLE = "DBT_CI_ROLE_ARN"
+# Not a DBT_* name: those key the shipped parse (shipped_parse.key), and a deployment value would
+# make every container's key differ from the package's.
+ROLE_VARIABLE = "CI_BUILD_ROLE_ARN"
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 MAX_PACKED_POLICY = 2048  # STS's limit on a session policy's plain text
 # Wildcards keep the policy within STS's 2048 characters; each is write (or read) only of Glue's

@@ -104,7 +104,7 @@ def test_dbt_runs_with_the_scoped_session_and_the_runners_credentials_come_back(
             calls.append(kwargs)
             return {"Credentials": {"AccessKeyId": "ASIACI", "SecretAccessKey": "s", "SessionToken": "t"}}
 
-    env = {**ENV, "DBT_CI_ROLE_ARN": ROLE, "AWS_ACCESS_KEY_ID": "ASIARUNNER", "AWS_SECRET_ACCESS_KEY": "r"}
+    env = {**ENV, "CI_BUILD_ROLE_ARN": ROLE, "AWS_ACCESS_KEY_ID": "ASIARUNNER", "AWS_SECRET_ACCESS_KEY": "r"}
     with ci_credentials.contained(CiBuild(7), "athena", env, sts=Sts()) as note:
         assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SESSION_TOKEN"]) == ("ASIACI", "t")
     assert note == {"role": ROLE, "session": "ci-pr-7"}
@@ -116,7 +116,7 @@ def test_dbt_runs_with_the_scoped_session_and_the_runners_credentials_come_back(
 
 
 def test_a_ci_build_on_athena_without_a_ci_role_is_refused():
-    with pytest.raises(ConfigError, match="DBT_CI_ROLE_ARN"):
+    with pytest.raises(ConfigError, match="CI_BUILD_ROLE_ARN"):
         ci_credentials.check(CiBuild(7), "athena", ENV)
     ci_credentials.check(CiBuild(7), "duckdb", ENV)  # locally there is no AWS to contain
     with ci_credentials.contained(CiBuild(7), "duckdb", dict(ENV)) as note:
