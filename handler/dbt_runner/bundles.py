@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from dbt_runner import settings
-from dbt_runner.ci_build import CiBuild, bundle_name
+from dbt_runner.ci_build import CiBuild, apply_env, bundle_name
 from dbt_runner.events import EventError
 from dbt_runner.jsonlog import log
 
@@ -251,6 +251,7 @@ def validate(event: dict, config: settings.Settings, session: Any, request_id: s
     if not bucket:
         raise EventError("validate_bundle", "this runner has no artifacts bucket (ARTIFACTS_BUCKET_NAME) to read bundles from")
     started = time.perf_counter()
+    apply_env(None)  # the env's own names, whatever a CI request before this one set
     directory = unpack(bucket, bundle_key(name), name)
     bundle_config = for_project(config, directory, os.environ)
     invocation = plan(Request("invoke", ("parse",), (), "cli_args"), bundle_config)
