@@ -13,6 +13,9 @@
 #   make test-athena-sql  the dbt project's Athena SQL run on Trino 476 (Athena's engine), compared with DuckDB
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
+#   make ship-project  ship dbt/ to ENV=<env> as a bundle (validated, then current); BUNDLE=<sha256> rolls back
+#   make ci-build  build the working tree's changed models as pull request PR=<n> would (schema main_pr_<n>)
+#   make ci-teardown  drop pull request PR=<n>'s local schema and delete its folder (.local/ci/pr_<n>/)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -26,7 +29,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke build-changed runs docs clean
+.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke build-changed runs docs ship-project ci-build ci-teardown clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -87,6 +90,19 @@ runs: deps-python
 
 docs: deps-python
 	$(UV) run --frozen python -m scripts.operations.dbt_docs $(if $(ENV),--env $(ENV))
+
+# The dbt project to an env without a deploy (scripts/operations/ship_project.py): a bundle in its
+# artifacts bucket, parsed by its runner, then made current. BUNDLE=<sha256> re-points (rollback).
+ship-project: deps-python
+	@test -n "$(ENV)" || { echo "ship-project: set ENV=dev|prod" >&2; exit 2; }
+	$(UV) run --frozen python -m scripts.operations.ship_project --env $(ENV) $(if $(BUNDLE),--bundle $(BUNDLE))
+
+# A pull request's slim build on this machine (scripts/operations/pr_build.py): the runner's CI event.
+ci-build: deps-python
+	$(UV) run --frozen python -m scripts.operations.pr_build build --pr $(PR)
+
+ci-teardown: deps-python
+	$(UV) run --frozen python -m scripts.operations.pr_build teardown --pr $(PR)
 
 # --- tests ----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ describe("RunArtifacts", () => {
     expect(rules.filter((r) => r.expiration?.[0]?.days !== undefined).map((r) => r.id)).toEqual(["expire-runs"]);
   });
 
-  it("lets the runner write its three prefixes and read and list latest/ only", () => {
+  it("lets the runner write its three prefixes and ci/, read latest/ and bundles, list latest/ only", () => {
     expect(granted).toEqual([
       { sid: "WriteRunArtifacts", actions: ["s3:PutObject"], resources: [`${arn}/runs/*`, `${arn}/latest/*`, `${arn}/docs/*`] },
       { sid: "ReadLatestArtifacts", actions: ["s3:GetObject"], resources: [`${arn}/latest/*`] },
@@ -29,6 +29,8 @@ describe("RunArtifacts", () => {
         resources: [arn],
         conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*"] }],
       },
+      { sid: "ReadProjectBundles", actions: ["s3:GetObject"], resources: [`${arn}/projects/*`, `${arn}/ci/*`] },
+      { sid: "WriteCiRunRecords", actions: ["s3:PutObject"], resources: [`${arn}/ci/*`] },
     ]);
   });
 

@@ -50,7 +50,8 @@ export class RunArtifacts extends Construct {
 
   /**
    * What the runner does: write its own prefixes (runs/, latest/, docs/) and read latest/ back
-   * (the state of a state-aware build). ListBucket is limited to latest/ so that a missing
+   * (the state of a state-aware build); read project bundles (projects/, ci/) and write a pull
+   * request's run records (ci/). ListBucket is limited to latest/ so that a missing
    * latest/manifest.json is a 404 ("no baseline yet"), not a 403.
    */
   grantRunner(grantee: IGrantable): void {
@@ -66,5 +67,13 @@ export class RunArtifacts extends Construct {
       resources: [this.bucketArn],
       conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*"] }],
     });
+    // Project bundles (make ship-project): the env's pointer and bundles under projects/, a pull
+    // request's bundle under ci/pr_<n>/bundles/. A CI build's run records go under ci/pr_<n>/.
+    grantee.grant({
+      sid: "ReadProjectBundles",
+      actions: ["s3:GetObject"],
+      resources: ["projects/*", "ci/*"].map((prefix) => `${this.bucketArn}/${prefix}`),
+    });
+    grantee.grant({ sid: "WriteCiRunRecords", actions: ["s3:PutObject"], resources: [`${this.bucketArn}/ci/*`] });
   }
 }

@@ -98,6 +98,8 @@ describe("IAM: the runner's role policy, statement by statement", () => {
       "WriteRunArtifacts",
       "ReadLatestArtifacts",
       "ListLatestArtifacts",
+      "ReadProjectBundles",
+      "WriteCiRunRecords",
       "PublishAlerts",
       "GenerateDataKeyWithPlatformKey",
     ]);
@@ -143,6 +145,8 @@ describe("IAM: the runner's role policy, statement by statement", () => {
       resources: [artifacts],
       condition: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*"] }],
     });
+    expect(s.ReadProjectBundles).toMatchObject({ actions: ["s3:GetObject"], resources: [`${artifacts}/projects/*`, `${artifacts}/ci/*`] });
+    expect(s.WriteCiRunRecords).toMatchObject({ actions: ["s3:PutObject"], resources: [`${artifacts}/ci/*`] });
     expect(s.PublishAlerts).toMatchObject({ actions: ["sns:Publish"], resources: [refOnly(json, "aws_sns_topic", "arn")] });
     expect(s.GenerateDataKeyWithPlatformKey).toMatchObject({ actions: ["kms:GenerateDataKey"], resources: [refOnly(json, "aws_kms_key", "arn")] });
   });

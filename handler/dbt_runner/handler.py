@@ -11,10 +11,15 @@ from dbt_runner import threadlocks
 # Before dbt is imported: Lambda has no /dev/shm for multiprocessing's semaphores.
 threadlocks.install()
 
+import dataclasses  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+from dbt_runner import bundles  # noqa: E402
+from dbt_runner import ci_build  # noqa: E402
+from dbt_runner import ci_credentials  # noqa: E402
+from dbt_runner import ci_teardown  # noqa: E402
 from dbt_runner import events  # noqa: E402
 from dbt_runner import ingest_manifests  # noqa: E402
 from dbt_runner import run_lifecycle  # noqa: E402
@@ -39,6 +44,13 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None)
     try:
         config = settings.load()
+        if bundles.is_validation(event):  # make ship-project's dry run: parse a bundle, run nothing
+            return bundles.validate(event, config, SESSION, request_id)
+        if ci_teardown.is_teardown(event):  # a closed pull request's database and prefixes
+            return ci_teardown.handle(event, request_id)
+        ci, event = ci_build.split(event)  # a pull request's build: its own names only
+        config, project_source = bundles.select(config, ci, request_id)  # the current bundle, or the package's
+        ci_build.apply_env(ci)
         request = events.parse(
             event,
             default_command=config.default_command,
@@ -47,7 +59,13 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             read_object=ingest_manifests.reader_for(config),
         )
         request, run = run_lifecycle.prepare(request, config)  # state and docs flags
+        if ci is not None:  # state came from the env's latest/; the records go under ci/pr_<n>/
+            request = run.request = dataclasses.replace(request, trigger="ci")
+            run.store = ci_build.store_for(ci, run.store, config.local_data_dir)
+            run.alert_topic = None  # a PR's failure is reported to the PR, not to the env's on-call
         invocation = plan(request, config, runtime_vars=lambda: partitions.runtime_vars(request, config))
+        target_type = ci_credentials.adapter_type(config.project_dir, config.profiles_dir, config.target) if ci else None
+        ci_credentials.check(ci, target_type)  # a PR's SQL on AWS runs only with the PR's scoped session
     except (events.EventError, settings.ConfigError) as error:
         log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
         raise
@@ -58,9 +76,13 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     log("dbt_run_start", request_id=request_id, trigger=request.trigger, command=shown,
         target=config.target, project=config.project_dir.name)
 
-    outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key,
-                             shipped=lambda: _shipped_parse(config, invocation.cache_inputs, request_id))
+    with ci_credentials.contained(ci, target_type) as session:
+        outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key,
+                                 shipped=lambda: _shipped_parse(config, invocation.cache_inputs, request_id))
     summary = summarise(shown, outcome, time.perf_counter() - started)
+    summary["project"] = project_source
+    if ci is not None:
+        summary["ci"] = {**ci.as_dict(), **ci_build.names(ci), "session": session}
     run_lifecycle.finish(run, config, summary, request_id)  # artifacts and alerts; never raises
     log("dbt_run_finish", level="info" if summary["status"] == "success" else "error",
         request_id=request_id, command=shown, status=summary["status"],

@@ -54,6 +54,7 @@ const DEV_ROLE = "GitHubActions-dbt-lambda-dev-DeployRole";
 const PROD_ROLE = "GitHubActions-dbt-lambda-prod-DeployRole";
 const DEV_PLAN_ROLE = "GitHubActions-dbt-lambda-dev-PlanRole";
 const PROD_PLAN_ROLE = "GitHubActions-dbt-lambda-prod-PlanRole";
+const DEV_CI_ROLE = "GitHubActions-dbt-lambda-dev-CiRole";
 const DEV_BOUNDARY = `arn:aws:iam::${ACCOUNT}:policy/dev-platform-boundary`;
 const PROD_BOUNDARY = `arn:aws:iam::${ACCOUNT}:policy/prod-platform-boundary`;
 const OIDC_ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
@@ -283,13 +284,13 @@ describe("bootstrap against moto_server", () => {
     const run = await bootstrap(["--region", REGION, "--env", "dev", "--github-repo", REPO, "--dry-run"]);
     expect(run.stderr).not.toMatch(/error/i);
     expect(run.code).toBe(0);
-    expect(steps(run.stdout)).toHaveLength(16);
+    expect(steps(run.stdout)).toHaveLength(18);
     expect(run.stdout).toContain("[1] Lambda concurrency quota: unchanged (quota 1000, unreserved 1000, the stack reserves 2)");
     expect(run.stdout).toContain(`[2] bucket ${BUCKET}: would create (in ${REGION})`);
     expect(run.stdout).toContain("boundary policy dev-platform-boundary: would create");
     expect(run.stdout).toContain(`deploy role ${DEV_ROLE}: would create`);
     expect(run.stdout).toContain(`plan role ${DEV_PLAN_ROLE}: would create`);
-    expect(run.stdout).toContain("Dry run, nothing changed: would create 13");
+    expect(run.stdout).toContain("Dry run, nothing changed: would create 15");
 
     expect(await bucketStatus(BUCKET)).toBe(404);
     expect(existsSync(join(workDir, "records", "dev.json"))).toBe(false);
@@ -446,7 +447,7 @@ describe("bootstrap against moto_server", () => {
     // A teammate's clone re-running bootstrap gets the same file, byte for byte.
     expect(readFileSync(join(workDir, "records", "dev.json"), "utf8")).toBe(record);
     const lines = steps(run.stdout);
-    expect(lines).toHaveLength(16);
+    expect(lines).toHaveLength(18);
     for (const line of lines) expect(line).toMatch(/: (unchanged|to do by hand)( \(.*\))?$/);
     expect(run.stdout).toContain("No changes: everything was already in place.");
 
@@ -638,6 +639,23 @@ describe("bootstrap against moto_server", () => {
     expect(policy.Policy?.Description).toContain("Permissions boundary of every IAM role the dev data platform stack creates");
   });
 
+  it("creates the dev CI role inside the boundary: bundles under ci/ and invoking the dev runner only", async () => {
+    const role = await iam.send(new GetRoleCommand({ RoleName: DEV_CI_ROLE }));
+    expect(role.Role?.PermissionsBoundary?.PermissionsBoundaryArn).toBe(DEV_BOUNDARY);
+    const trust = JSON.parse(decodeURIComponent(role.Role?.AssumeRolePolicyDocument ?? "{}"));
+    expect(trust.Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]).toEqual([
+      "repo:acme/dbt-lambda:pull_request",
+      "repo:acme/dbt-lambda:ref:refs/heads/main",
+    ]);
+    const inline = await iam.send(new GetRolePolicyCommand({ RoleName: DEV_CI_ROLE, PolicyName: "dbt-pull-request-ci" }));
+    const statements = JSON.parse(decodeURIComponent(inline.PolicyDocument ?? "{}")).Statement;
+    expect(statements.map((s: { Action: unknown; Resource: unknown }) => [s.Action, s.Resource])).toEqual([
+      ["s3:PutObject", "arn:aws:s3:::dbt-lambda-dev-artifacts-*/ci/*"],
+      ["lambda:InvokeFunction", [`arn:aws:lambda:${REGION}:${ACCOUNT}:function:dev-dbt-runner`, `arn:aws:lambda:${REGION}:${ACCOUNT}:function:dev-dbt-runner:*`]],
+      ["kms:GenerateDataKey", `arn:aws:kms:${REGION}:${ACCOUNT}:key/*`],
+    ]);
+  });
+
   it("reports a Lambda quota that leaves no room for the reservation, and still sets up everything else", async () => {
     lambdaQuota = { ConcurrentExecutions: 50, UnreservedConcurrentExecutions: 50 };
     try {
@@ -655,7 +673,7 @@ describe("bootstrap against moto_server", () => {
         "Not ready: Lambda concurrency in ap-southeast-2 (see above). Everything else: No changes: everything was already in place.",
       );
       // Every other step still ran.
-      expect(steps(run.stdout)).toHaveLength(16);
+      expect(steps(run.stdout)).toHaveLength(18);
       expect(run.stdout).toContain(`plan role ${DEV_PLAN_ROLE}: unchanged`);
     } finally {
       lambdaQuota = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 };

@@ -21,10 +21,12 @@ import {
   ensureRolePolicy,
   managedPolicyExists,
   PLAN_POLICY_NAME,
+  ciTrustPolicy,
   planTrustPolicy,
   trustPolicy,
 } from "./github-oidc";
-import { deployRoleName, localRepoName, planRoleName, stateBucketName, stateKey } from "./names";
+import { ciRoleName, deployRoleName, localRepoName, planRoleName, stateBucketName, stateKey } from "./names";
+import { CI_POLICY_NAME, ciPolicy } from "./ci-policy";
 import { planPolicy } from "./plan-policy";
 import { Progress } from "./progress";
 import { RECORD_VERSION, recordDir, writeRecord } from "./record";
@@ -124,6 +126,23 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
     const planRole = await progress.step(`plan role ${planSpec.roleName}`, () => ensureRole(iamCtx, planSpec));
     await progress.step("plan role permissions", () => ensureRolePolicy(iamCtx, planSpec, planRole.exists));
 
+    // Pull-request CI builds run in dev only: its CI role, inside the env's permissions boundary.
+    const ciVariables: Record<string, string> = {};
+    if (args.env === "dev") {
+      const ciSpec = {
+        roleName: ciRoleName(repo, args.env),
+        trust: ciTrustPolicy(provider.arn, repo),
+        policyName: CI_POLICY_NAME,
+        policy: ciPolicy(scope),
+        description: `Pull-request dbt CI against the ${args.env} runner from GitHub Actions (${slug})`,
+        tags: { ManagedBy: "bootstrap", Environment: args.env, Repository: slug },
+        permissionsBoundary: scope.boundaryArn,
+      };
+      const ciRole = await progress.step(`CI role ${ciSpec.roleName}`, () => ensureRole(iamCtx, ciSpec));
+      await progress.step("CI role permissions", () => ensureRolePolicy(iamCtx, ciSpec, ciRole.exists));
+      ciVariables.DEV_CI_ROLE_ARN = ciRole.arn;
+    }
+
     const variables = {
       AWS_ROLE_ARN: role.arn,
       AWS_REGION: stack.region,
@@ -146,6 +165,7 @@ async function bootstrap(args: BootstrapArgs, progress: Progress): Promise<Missi
       [`${ENV}_TFSTATE_KEY`]: key,
       [`${ENV}_TFSTATE_REGION`]: bucketRegion,
       [`${ENV}_BUCKET_PREFIX`]: stack.bucketPrefix,
+      ...ciVariables,
     };
     await progress.step(`GitHub repository variables for ${args.env} plans`, () =>
       ensureRepositoryVariables(repo, planVariables, { dryRun: args.dryRun, print: (l) => progress.info(l) }),

@@ -95,6 +95,15 @@ function webIdentityTrust(sid: string, providerArn: string, subjects: string | s
   };
 }
 
+/**
+ * The CI role: jobs of this repository's pull requests (a fork's get no OIDC token) and of main
+ * (the close and sweep workflows run there).
+ */
+export function ciTrustPolicy(providerArn: string, repo: GitHubRepo): PolicyDocument {
+  const slug = `repo:${repo.owner}/${repo.name}`;
+  return webIdentityTrust("GitHubActionsPullRequestCi", providerArn, [`${slug}:pull_request`, `${slug}:ref:refs/heads/main`]);
+}
+
 /** Only workflow jobs that run in this repository's GitHub environment `env` may assume the role. */
 export function trustPolicy(providerArn: string, repo: GitHubRepo, env: Environment): PolicyDocument {
   return webIdentityTrust("GitHubActionsEnvironment", providerArn, `repo:${repo.owner}/${repo.name}:environment:${env}`);
@@ -119,6 +128,8 @@ export interface RoleSpec {
   readonly policy: PolicyDocument;
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** A permissions boundary set when the role is created (the CI role carries the env's). */
+  readonly permissionsBoundary?: string;
 }
 
 /** A GitHub Actions role, created or brought back to the wanted trust policy. */
@@ -143,6 +154,7 @@ export async function ensureRole(ctx: IamContext, spec: RoleSpec): Promise<StepR
       AssumeRolePolicyDocument: JSON.stringify(spec.trust),
       Description: spec.description,
       MaxSessionDuration: 3600,
+      ...(spec.permissionsBoundary ? { PermissionsBoundary: spec.permissionsBoundary } : {}),
       Tags: Object.entries(spec.tags).map(([Key, Value]) => ({ Key, Value })),
     }),
   );

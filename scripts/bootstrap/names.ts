@@ -68,6 +68,11 @@ export function planRoleName(repo: GitHubRepo, env: Environment): string {
   return githubRoleName(repo, env, "PlanRole");
 }
 
+/** `GitHubActions-<repo>-<env>-CiRole`: the pull-request CI workflows' role (bundles under ci/, invoke the runner). */
+export function ciRoleName(repo: GitHubRepo, env: Environment): string {
+  return githubRoleName(repo, env, "CiRole");
+}
+
 function githubRoleName(repo: GitHubRepo, env: Environment, kind: string): string {
   const suffix = `-${env}-${kind}`;
   const cleaned = repo.name.replace(/[^\w+=,.@-]/g, "-");

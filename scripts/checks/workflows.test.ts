@@ -13,7 +13,7 @@ import { parse } from "yaml";
 import { PLANS_ON_MAIN } from "../bootstrap/github-oidc";
 
 const ROOT = resolve(__dirname, "../..");
-type Step = { name?: string; id?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = { name?: string; id?: string; if?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
 type Job = { environment?: unknown; needs?: string | string[]; if?: string; steps: Step[]; outputs?: Record<string, string> };
 type Workflow = { env?: Record<string, string>; jobs: Record<string, Job> };
 
@@ -237,7 +237,7 @@ describe("the bootstrap check every AWS job runs first (scripts/checks/bootstrap
   });
 
   it("runs before anything reaches AWS in every job that does, and prod's skip gates its plan", () => {
-    const jobs = [deploy.jobs.dev, deploy.jobs["plan-prod"], plan.jobs.plan, destroy.jobs.destroy];
+    const jobs = [deploy.jobs.dev, deploy.jobs["plan-prod"], deploy.jobs["ship-prod"], plan.jobs.plan, destroy.jobs.destroy];
     for (const job of jobs) {
       const check = job.steps.findIndex((s) => s.run === "scripts/checks/bootstrap-check");
       const setup = job.steps.findIndex((s) => s.uses === "./.github/actions/setup-stack");
@@ -295,5 +295,35 @@ describe("setup-stack stops on a config changed since bootstrap", () => {
     expect(prefix.code).toBe(1);
     expect(prefix.stdout).toContain("bootstrap set up 'acme-old-*'; re-run make bootstrap ARGS=");
     expect(prefix.output).toBe("");
+  });
+});
+
+describe("pull-request CI of the dbt project", () => {
+  const ci = workflow("ci.yml");
+  const close = workflow("ci-close.yml");
+  const sweep = workflow("ci-sweep.yml");
+
+  it("runs only for same-repository pull requests, with the dev CI role and no environment", () => {
+    for (const job of [ci.jobs["dbt-ci"], close.jobs.teardown]) {
+      expect(job.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+      expect(job.environment).toBeUndefined();
+      expect(text(job)).toContain("vars.DEV_CI_ROLE_ARN");
+      expect(text(job)).not.toMatch(/vars\.AWS_ROLE_ARN|PLAN_ROLE_ARN|secrets\./);
+    }
+    expect(text(sweep.jobs.sweep)).toContain("vars.DEV_CI_ROLE_ARN");
+    expect(text(ci.jobs["dbt-ci"])).toContain("--ci-pr");
+    expect(text(ci.jobs["dbt-ci"])).toContain("GITHUB_STEP_SUMMARY");
+    expect(text(close.jobs.teardown)).toContain("pr_ci teardown");
+    expect(text(sweep.jobs.sweep)).toContain("pr_ci sweep");
+  });
+
+  it("deploy.yml ships the bundle instead of applying when only dbt/ changed", () => {
+    const dev = deploy.jobs.dev;
+    expect(dev.needs).toBe("changes");
+    expect(dev.steps.find((s) => s.uses === "./.github/actions/terraform-plan")?.if).toBe("needs.changes.outputs.only-dbt != 'true'");
+    expect(dev.steps.some((s) => s.run?.includes("scripts.operations.ship_project"))).toBe(true);
+    expect(deploy.jobs["plan-prod"].if).toBe("needs.changes.outputs.only-dbt != 'true'");
+    expect(deploy.jobs["ship-prod"].if).toBe("needs.changes.outputs.only-dbt == 'true'");
+    expect(deploy.jobs["ship-prod"].environment).toBe("prod");
   });
 });

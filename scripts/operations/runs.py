@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No runs under {source.where('runs/')} yet.")
         return 0
     print(f"Runs in {source.location} (newest first):")
-    rows = [("STARTED (UTC)", "TRIGGER", "COMMAND", "STATUS", "DURATION", "COUNTS", "FAILING")]
+    rows = [("STARTED (UTC)", "TRIGGER", "COMMAND", "STATUS", "DURATION", "COUNTS", "PROJECT", "FAILING")]
     rows += [_row(run) for run in runs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
@@ -59,8 +59,17 @@ def _row(run: dict) -> tuple[str, ...]:
         str(run.get("status", "?")),
         f"{elapsed:.1f}s" if isinstance(elapsed, (int, float)) else "?",
         " ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+        _project(run.get("project")),
         shown or "-",
     )
+
+
+def _project(project: object) -> str:
+    """Which project the run used: a bundle (its name's first 12 digits) or the packaged one."""
+    if not isinstance(project, dict):
+        return "-"
+    bundle = project.get("bundle")
+    return f"bundle {str(bundle)[:12]}" if bundle else str(project.get("source") or "-")
 
 
 def _positive(value: str) -> int:
