@@ -204,18 +204,26 @@ def _check_bucket(client, bucket: str) -> None:
 
 
 def _parse_date(value: Any) -> dt.date:
+    today = dt.datetime.now(dt.timezone.utc).date()
     if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
+        return today
     if isinstance(value, dt.datetime):
         raise IngestError("ingest_date", "expected a date, not a datetime")
+    day = None
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and DATE_RULE.match(value):
+        day = value
+    elif isinstance(value, str) and DATE_RULE.match(value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise IngestError("ingest_date", f"expected a date as YYYY-MM-DD, got {value!r}")
+    if day is None:
+        raise IngestError("ingest_date", f"expected a date as YYYY-MM-DD, got {value!r}")
+    if day > today:
+        # Athena's partition projection covers start..NOW: a future day would read as empty.
+        raise IngestError("ingest_date", f"{day.isoformat()} is in the future (today is {today.isoformat()}, UTC); "
+                                         "a future partition is invisible to Athena and would empty every mart")
+    return day
 
 
 def _new_ingest_id() -> str:
