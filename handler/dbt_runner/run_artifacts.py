@@ -11,9 +11,12 @@ Layout (the same in both):
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Protocol
+
+from lambda_logging import REDACTED, mask
 
 # dbt's artifacts copied from the target folder, when the run wrote them.
 RUN_FILES = ("run_results.json", "manifest.json", "sources.json")
@@ -98,3 +101,29 @@ def run_prefix(started_date: str, invocation_id: str) -> str:
 
 def content_type(name: str) -> str:
     return "text/html; charset=utf-8" if name.endswith(".html") else "application/json"
+
+
+# dbt's args that may carry credentials (cli_args.SECRET_VALUES), as run_results.json names them.
+_SECRET_ARGS = ("vars", "args")
+
+
+def scrub_run_results(body: bytes) -> bytes:
+    """dbt's run_results.json as the runner stores it: --vars/--args values redacted, messages masked.
+
+    dbt writes the invocation's args (with the --vars and --args values) and the database's error
+    messages (which may echo row values) into the file; the stored copy keeps neither. A body that
+    is not dbt's JSON is replaced by a note rather than stored as it is.
+    """
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return json.dumps({"unreadable": "run_results.json was not valid JSON; not stored"}).encode()
+    args = document.get("args")
+    if isinstance(args, dict):
+        for name in _SECRET_ARGS:
+            if args.get(name) not in (None, {}, ""):
+                args[name] = REDACTED
+    for result in document.get("results") or []:
+        if isinstance(result, dict) and isinstance(result.get("message"), str):
+            result["message"] = mask(result["message"])
+    return json.dumps(document, indent=2).encode()

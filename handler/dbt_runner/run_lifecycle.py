@@ -107,6 +107,8 @@ def _store(run: Run, config: Settings, summary: dict[str, Any], request_id: str 
     started = datetime.fromtimestamp(run.started, timezone.utc)
     prefix = run_artifacts.run_prefix(started.strftime("%Y-%m-%d"), invocation_id)
     files = {name: body for name in run_artifacts.RUN_FILES if (body := _fresh(config.target_path / name, run.started))}
+    if "run_results.json" in files:  # dbt records its args (--vars, --args) and raw error messages there
+        files["run_results.json"] = run_artifacts.scrub_run_results(files["run_results.json"])
     record = {
         **summary,
         "artifacts": store.where(prefix),
