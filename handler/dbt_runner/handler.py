@@ -58,6 +58,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     log("dbt_run_start", request_id=request_id, trigger=request.trigger, command=shown,
         target=config.target, project=config.project_dir.name)
 
+    run_lifecycle.begin(run, request, config, shown, request_id, run_lifecycle.timeout_seconds(context))
     outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key,
                              shipped=lambda: _shipped_parse(config, invocation.cache_inputs, request_id))
     summary = summarise(shown, outcome, time.perf_counter() - started)

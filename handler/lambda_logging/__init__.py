@@ -72,7 +72,7 @@ _NAME_LIKE = re.compile(r"^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z_][a-z0-9]*(?:[.
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _UUID_OR_HEX = re.compile(r"\b(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})\b")
 # A number, date, time or timestamp standing alone (not part of a name such as stg_v2 or a path).
-_NUMBERISH = re.compile(r"(?<![\w$])[-+]?\d[\d,]*(?:[.:/-]\d+)*(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?![\w$])")
+_NUMBERISH = re.compile(r"(?<![\w$.])[-+]?\d[\d,]*(?:[.:/-]\d+)*(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?![\w$])")
 # After a colon, a bare token holding digits or symbols is a value ("to date: x17-b").
 _AFTER_COLON = re.compile(r"(:\s+)(?=\S*[\d@#%+])([^\s,;()]+)")
 # Numbers that describe the run, not a row: dbt's test tallies and source positions.
