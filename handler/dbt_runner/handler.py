@@ -78,8 +78,9 @@ def _shipped_parse(config: settings.Settings, inputs: list[str], request_id: str
         return None
     path = shipped_parse.path_for(config.shipped_parse_dir, config.target)
     started = time.perf_counter()
-    parse_key = shipped_parse.key(config.project_dir, config.profiles_dir, inputs)
-    manifest, why = shipped_parse.load(path, parse_key, shipped_parse.container_values(config.project_dir))
+    parts = shipped_parse.key_parts(config.project_dir, config.profiles_dir, inputs)
+    parse_key = shipped_parse.key_of(parts)
+    manifest, why = shipped_parse.load(path, parse_key, shipped_parse.container_values(config.project_dir), parts)
     log("dbt_shipped_parse", level="info" if manifest is not None else "warning", request_id=request_id,
         used=manifest is not None, reason=why or None, elapsed_seconds=round(time.perf_counter() - started, 3))
     return manifest
