@@ -9,6 +9,7 @@
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
 #   make runs      list recent dbt runs from their artifacts (local, or ENV=dev|prod's bucket; N=20)
 #   make docs      build the private one-page dbt docs locally (ENV=dev|prod: fetch that env's page)
+#   make faults    run the fault-injection suite and print its table (fault | outcome | records lost)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,7 +23,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
+.PHONY: help deps deps-node deps-python demo faults test test-ts test-python test-packaging test-workflows test-security rehearse synth layer layer-requirements package bench bootstrap runs docs clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -66,6 +67,9 @@ bench: deps-node deps-python
 
 runs: deps-python
 	$(UV) run --frozen python -m scripts.operations.runs -n $(N) $(if $(ENV),--env $(ENV))
+
+faults: deps-python
+	$(UV) run --frozen python -m scripts.testing.faults
 
 docs: deps-python
 	$(UV) run --frozen python -m scripts.operations.dbt_docs $(if $(ENV),--env $(ENV))
