@@ -6,6 +6,7 @@ import dataclasses
 import re
 
 import yaml
+from dbt.adapters.athena.connections import AthenaCredentials
 
 from scripts.testing.runner_env import REPO
 
@@ -25,8 +26,6 @@ def test_retry_settings_are_set_to_bounded_values():
 
 
 def test_each_setting_is_a_real_dbt_athena_credential_with_a_comment_giving_the_reason():
-    from dbt.adapters.athena.connections import AthenaCredentials
-
     fields = {field.name for field in dataclasses.fields(AthenaCredentials)}
     lines = (REPO / "dbt" / "profiles.yml").read_text().splitlines()
     for name in SETTINGS:
