@@ -16,6 +16,7 @@
 #   make ship-project  ship dbt/ to ENV=<env> as a bundle (validated, then current); BUNDLE=<sha256> rolls back
 #   make ci-build  build the working tree's changed models as pull request PR=<n> would (schema main_pr_<n>)
 #   make ci-teardown  drop pull request PR=<n>'s local schema and delete its folder (.local/ci/pr_<n>/)
+#   make faults    run the fault-injection suite and print its table (fault | outcome | records lost)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -29,7 +30,7 @@ SCALE ?= 1
 N ?= 20
 ENV ?=
 
-.PHONY: help deps deps-node deps-python demo test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke build-changed runs docs ship-project ci-build ci-teardown clean
+.PHONY: help deps deps-node deps-python demo faults test test-athena-sql test-ts test-python test-packaging test-workflows test-security rehearse rehearse-walkthrough synth layer layer-requirements package bench bootstrap invoke build-changed runs docs ship-project ci-build ci-teardown clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -87,6 +88,9 @@ build-changed: deps-python
 
 runs: deps-python
 	$(UV) run --frozen python -m scripts.operations.runs -n $(N) $(if $(ENV),--env $(ENV))
+
+faults: deps-python
+	$(UV) run --frozen python -m scripts.testing.faults
 
 docs: deps-python
 	$(UV) run --frozen python -m scripts.operations.dbt_docs $(if $(ENV),--env $(ENV))

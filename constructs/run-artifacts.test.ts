@@ -19,15 +19,16 @@ describe("RunArtifacts", () => {
     expect(rules.filter((r) => r.expiration?.[0]?.days !== undefined).map((r) => r.id)).toEqual(["expire-runs"]);
   });
 
-  it("lets the runner write its three prefixes and ci/, read latest/ and bundles, list latest/ only", () => {
+  it("lets the runner write its prefixes and ci/, read and list latest/, in_progress/ and timed-out runs, read bundles, delete replaced latest/ folders and records", () => {
     expect(granted).toEqual([
-      { sid: "WriteRunArtifacts", actions: ["s3:PutObject"], resources: [`${arn}/runs/*`, `${arn}/latest/*`, `${arn}/docs/*`] },
-      { sid: "ReadLatestArtifacts", actions: ["s3:GetObject"], resources: [`${arn}/latest/*`] },
+      { sid: "WriteRunArtifacts", actions: ["s3:PutObject"], resources: [`${arn}/runs/*`, `${arn}/latest/*`, `${arn}/docs/*`, `${arn}/in_progress/*`] },
+      { sid: "ReadLatestArtifacts", actions: ["s3:GetObject"], resources: [`${arn}/latest/*`, `${arn}/in_progress/*`, `${arn}/runs/*/timed-out-*`] },
+      { sid: "DeleteReplacedArtifacts", actions: ["s3:DeleteObject"], resources: [`${arn}/latest/*`, `${arn}/in_progress/*`] },
       {
         sid: "ListLatestArtifacts",
         actions: ["s3:ListBucket"],
         resources: [arn],
-        conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*"] }],
+        conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*", "in_progress/*", "runs/*/timed-out-*"] }],
       },
       { sid: "ReadProjectBundles", actions: ["s3:GetObject"], resources: [`${arn}/projects/*`, `${arn}/ci/*`] },
       { sid: "WriteCiRunRecords", actions: ["s3:PutObject"], resources: [`${arn}/ci/*`] },

@@ -49,23 +49,35 @@ export class RunArtifacts extends Construct {
   }
 
   /**
-   * What the runner does: write its own prefixes (runs/, latest/, docs/) and read latest/ back
-   * (the state of a state-aware build); read project bundles (projects/, ci/) and write a pull
-   * request's run records (ci/). ListBucket is limited to latest/ so that a missing
-   * latest/manifest.json is a 404 ("no baseline yet"), not a 403.
+   * What the runner does: write its own prefixes (runs/, latest/, docs/, in_progress/) and read
+   * latest/ back (the state of a state-aware build, through latest/pointer.json); keep
+   * in_progress/ records (a run under way) and turn stale ones into timed-out runs under
+   * runs/<date>/timed-out-<id>/ (read back so each gets one alert); read project bundles
+   * (projects/, ci/) and write a pull request's run records (ci/). ListBucket is limited to those
+   * prefixes so that a missing object is a 404 ("no baseline yet"), not a 403.
    */
   grantRunner(grantee: IGrantable): void {
     grantee.grant({
       sid: "WriteRunArtifacts",
       actions: ["s3:PutObject"],
-      resources: ["runs/*", "latest/*", "docs/*"].map((prefix) => `${this.bucketArn}/${prefix}`),
+      resources: ["runs/*", "latest/*", "docs/*", "in_progress/*"].map((prefix) => `${this.bucketArn}/${prefix}`),
     });
-    grantee.grant({ sid: "ReadLatestArtifacts", actions: ["s3:GetObject"], resources: [`${this.bucketArn}/latest/*`] });
+    grantee.grant({
+      sid: "ReadLatestArtifacts",
+      actions: ["s3:GetObject"],
+      resources: ["latest/*", "in_progress/*", "runs/*/timed-out-*"].map((prefix) => `${this.bucketArn}/${prefix}`),
+    });
+    // latest/: a build's folder replaced two builds later; in_progress/: a run's record once it is stored.
+    grantee.grant({
+      sid: "DeleteReplacedArtifacts",
+      actions: ["s3:DeleteObject"],
+      resources: ["latest/*", "in_progress/*"].map((prefix) => `${this.bucketArn}/${prefix}`),
+    });
     grantee.grant({
       sid: "ListLatestArtifacts",
       actions: ["s3:ListBucket"],
       resources: [this.bucketArn],
-      conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*"] }],
+      conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*", "in_progress/*", "runs/*/timed-out-*"] }],
     });
     // Project bundles (make ship-project): the env's pointer and bundles under projects/, a pull
     // request's bundle under ci/pr_<n>/bundles/. A CI build's run records go under ci/pr_<n>/.

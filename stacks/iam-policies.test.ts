@@ -97,6 +97,7 @@ describe("IAM: the runner's role policy, statement by statement", () => {
       "DecryptWithPlatformKey",
       "WriteRunArtifacts",
       "ReadLatestArtifacts",
+      "DeleteReplacedArtifacts",
       "ListLatestArtifacts",
       "ReadProjectBundles",
       "WriteCiRunRecords",
@@ -133,17 +134,21 @@ describe("IAM: the runner's role policy, statement by statement", () => {
     expect(s.GlueWriteTables.resources).toEqual(glueResources);
     expect(s.AthenaQueryInWorkgroup.resources).toEqual([refOnly(json, "aws_athena_workgroup", "arn")]);
     expect(s.DecryptWithPlatformKey).toMatchObject({ actions: ["kms:Decrypt"], resources: [refOnly(json, "aws_kms_key", "arn")] });
-    // Artifacts: write only its own prefixes, read and list only latest/.
+    // Artifacts: write only its own prefixes; read and list latest/, in_progress/ and timed-out runs.
     const artifacts = ref(json, "aws_s3_bucket", "run-artifacts/bucket", "arn");
     expect(s.WriteRunArtifacts).toMatchObject({
       actions: ["s3:PutObject"],
-      resources: [`${artifacts}/runs/*`, `${artifacts}/latest/*`, `${artifacts}/docs/*`],
+      resources: [`${artifacts}/runs/*`, `${artifacts}/latest/*`, `${artifacts}/docs/*`, `${artifacts}/in_progress/*`],
     });
-    expect(s.ReadLatestArtifacts).toMatchObject({ actions: ["s3:GetObject"], resources: [`${artifacts}/latest/*`] });
+    expect(s.ReadLatestArtifacts).toMatchObject({
+      actions: ["s3:GetObject"],
+      resources: [`${artifacts}/latest/*`, `${artifacts}/in_progress/*`, `${artifacts}/runs/*/timed-out-*`],
+    });
+    expect(s.DeleteReplacedArtifacts).toMatchObject({ actions: ["s3:DeleteObject"], resources: [`${artifacts}/latest/*`, `${artifacts}/in_progress/*`] });
     expect(s.ListLatestArtifacts).toMatchObject({
       actions: ["s3:ListBucket"],
       resources: [artifacts],
-      condition: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*"] }],
+      condition: [{ test: "StringLike", variable: "s3:prefix", values: ["latest/*", "in_progress/*", "runs/*/timed-out-*"] }],
     });
     expect(s.ReadProjectBundles).toMatchObject({ actions: ["s3:GetObject"], resources: [`${artifacts}/projects/*`, `${artifacts}/ci/*`] });
     expect(s.WriteCiRunRecords).toMatchObject({ actions: ["s3:PutObject"], resources: [`${artifacts}/ci/*`] });

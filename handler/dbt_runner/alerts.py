@@ -2,21 +2,21 @@
 
 The message names the environment, the status, each failing or warning node with the first
 line of its message, the counts and where the run's artifacts are. It never carries `--vars`
-values (the command shown is the redacted one) or row data: quoted literals in database errors
-(which may echo a value) are masked; the full messages stay in the run's run_results.json.
+or `--args` values (the command shown is the redacted one) or row data: every message goes
+through lambda_logging.mask (quoted literals, emails, numbers and dates become placeholders).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from lambda_logging import mask
 
 _FAILED = {"error", "fail", "runtime error"}
 _WARNED = {"warn"}
 _SUBJECT_MAX = 100  # SNS's limit for email subjects
 _LINE_MAX = 300
 _MAX_NODES = 50
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
 
 
 def needs_alert(summary: dict[str, Any]) -> bool:
@@ -65,7 +65,7 @@ def first_line(text: Any) -> str:
     if not text:
         return "(no message)"
     line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
-    line = _QUOTED.sub("'…'", line)
+    line = mask(line)
     return line if len(line) <= _LINE_MAX else line[: _LINE_MAX - 3] + "..."
 
 

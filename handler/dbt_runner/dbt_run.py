@@ -15,6 +15,7 @@ and unpickles a copy per call, about 0.02 s where Manifest.deepcopy takes 0.5 s.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt.contracts.graph.manifest import Manifest
 
 from dbt_runner import shipped_parse
+from lambda_logging import MaskedStream, mask
 
 # Commands that run against a parsed manifest (and can therefore reuse one).
 _USES_MANIFEST = {"build", "run", "test", "seed", "snapshot", "compile", "ls", "list",
@@ -67,6 +69,16 @@ class DbtSession:
 
     def invoke(self, command_name: str, args: list[str], parse_args: list[str], key: str,
                shipped: Shipped | None = None) -> Outcome:
+        # dbt's console log echoes database errors (row values) to stdout, CloudWatch: masked.
+        masked = MaskedStream(sys.stdout)
+        try:
+            with contextlib.redirect_stdout(masked):
+                return self._invoke(command_name, args, parse_args, key, shipped)
+        finally:
+            masked.flush()
+
+    def _invoke(self, command_name: str, args: list[str], parse_args: list[str], key: str,
+                shipped: Shipped | None) -> Outcome:
         try:
             if command_name == "parse":
                 return Outcome(self._parse(args, key), "parsed")
@@ -136,7 +148,7 @@ def summarise(command: list[str], outcome: Outcome, elapsed: float) -> dict[str,
         "nodes": nodes,
     }
     if result.exception is not None:
-        summary["error"] = _clip(f"{type(result.exception).__name__}: {result.exception}")
+        summary["error"] = _clip(mask(f"{type(result.exception).__name__}: {result.exception}"))
     elif isinstance(result.result, Manifest):  # parse
         summary["parsed"] = {"nodes": len(result.result.nodes), "sources": len(result.result.sources),
                              "macros": len(result.result.macros)}
@@ -154,7 +166,7 @@ def _node(item: Any) -> dict[str, Any]:
         "unique_id": getattr(node, "unique_id", None) or str(getattr(item, "unique_id", "")),
         "status": str(getattr(item.status, "value", item.status)),
         "execution_time": round(float(getattr(item, "execution_time", 0.0) or 0.0), 3),
-        "message": _clip(str(message)) if message is not None else None,
+        "message": _clip(mask(str(message))) if message is not None else None,
         **({"failures": failures} if failures else {}),
     }
 

@@ -76,6 +76,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     log("dbt_run_start", request_id=request_id, trigger=request.trigger, command=shown,
         target=config.target, project=config.project_dir.name)
 
+    run_lifecycle.begin(run, request, config, shown, request_id, run_lifecycle.timeout_seconds(context))
     with ci_credentials.contained(ci, target_type) as session:
         outcome = SESSION.invoke(request.name, invocation.args, invocation.parse_args, key,
                                  shipped=lambda: _shipped_parse(config, invocation.cache_inputs, request_id))
@@ -99,8 +100,9 @@ def _shipped_parse(config: settings.Settings, inputs: list[str], request_id: str
         return None
     path = shipped_parse.path_for(config.shipped_parse_dir, config.target)
     started = time.perf_counter()
-    parse_key = shipped_parse.key(config.project_dir, config.profiles_dir, inputs)
-    manifest, why = shipped_parse.load(path, parse_key, shipped_parse.container_values(config.project_dir))
+    parts = shipped_parse.key_parts(config.project_dir, config.profiles_dir, inputs)
+    parse_key = shipped_parse.key_of(parts)
+    manifest, why = shipped_parse.load(path, parse_key, shipped_parse.container_values(config.project_dir), parts)
     log("dbt_shipped_parse", level="info" if manifest is not None else "warning", request_id=request_id,
         used=manifest is not None, reason=why or None, elapsed_seconds=round(time.perf_counter() - started, 3))
     return manifest

@@ -1,33 +1,11 @@
-"""One JSON object per line on stdout: what CloudWatch Logs Insights can query field by field."""
+"""One JSON object per line on stdout: the shared logger of both Lambdas (package lambda_logging).
+
+Kept as the runner's import path; `mask` hides row values in messages, `redact_args` the values
+of --vars and --args.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from typing import Any
+from lambda_logging import REDACTED, log, mask, redact_args
 
-
-def log(event: str, level: str = "info", **fields: Any) -> None:
-    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": level, "event": event}
-    record.update({key: value for key, value in fields.items() if value is not None})
-    sys.stdout.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def redact_args(args: list[str] | tuple[str, ...]) -> list[str]:
-    """Arguments safe to log: --vars values may carry credentials, so they are replaced."""
-    shown: list[str] = []
-    hide_next = False
-    for arg in args:
-        if hide_next:
-            shown.append("<redacted>")
-            hide_next = False
-        elif arg == "--vars":
-            shown.append(arg)
-            hide_next = True
-        elif arg.startswith("--vars="):
-            shown.append("--vars=<redacted>")
-        else:
-            shown.append(arg)
-    return shown
+__all__ = ["REDACTED", "log", "mask", "redact_args"]

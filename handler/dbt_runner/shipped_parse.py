@@ -3,10 +3,12 @@
 Parsing the project is most of a cold start, and a container would parse the same files with the
 same dbt every time. So make package (scripts/packaging/build_package.py) parses the project for each stack target (dev, prod)
 and ships the result. What a package cannot know are the values a deployment sets: the buckets,
-the Glue database, the workgroup, the region, the environment's name (DEPLOYMENT_VARIABLES), and
-where the project and dbt are installed. The build gives each a placeholder and parses twice, with
-two different sets of placeholders; it ships the parse only if the second equals the first with
-the placeholders swapped. Then the parse a container would make is the shipped one with the
+the Glue database, the workgroup (DEPLOYMENT_VARIABLES), and where the project and dbt are
+installed. The build gives each a placeholder and parses three times, with three different sets
+of placeholders (the third in upper case, with '-' and '.', of another length); it ships the parse
+only if each equals the first with the placeholders swapped, and otherwise refuses, naming the
+model. The environment's name and the region (KEYED) are never rebound: templates compare and
+transform them, so their values are in the key and a container with other values parses. Then the parse a container would make is the shipped one with the
 placeholders replaced by the container's own values: `load` does that replacement (`rebind`).
 A project that uses a deployment value in a way a replacement cannot reproduce (upper-casing it,
 hashing it) fails that check, and its package ships no parse.
@@ -45,8 +47,12 @@ DEPLOYMENT_VARIABLES = (
     "RAW_BUCKET_NAME", "PROCESSED_BUCKET_NAME", "ATHENA_RESULTS_BUCKET", "ARTIFACTS_BUCKET_NAME",
     "GLUE_DATABASE_NAME", "ATHENA_WORKGROUP", "AWS_REGION", "ENVIRONMENT", "ALERT_TOPIC_ARN",
 )
+# Values templates are likely to transform (`env_var('ENVIRONMENT') == 'prod'`, `| upper`, a region
+# prefix): never rebound. Their values go into the key, so a container whose values differ from
+# the package's parses. The build parses with ENVIRONMENT = the target and the stack's region.
+KEYED = ("ENVIRONMENT", "AWS_REGION")
 # LOCAL_DATA_DIR is a deployment value of the local target (tests ship a parse for it too).
-REBINDABLE = (*DEPLOYMENT_VARIABLES, "LOCAL_DATA_DIR")
+REBINDABLE = (*(name for name in DEPLOYMENT_VARIABLES if name not in KEYED), "LOCAL_DATA_DIR")
 # Where things are installed: the project's folder and the folder holding the `dbt` package.
 PROJECT_FOLDER, DBT_FOLDER = "project folder", "dbt folder"
 # DBT_* settings the handler exports or reads that do not change what a parse produces.
@@ -59,12 +65,21 @@ NOT_PARSE_INPUTS = frozenset({
 _EPOCH = datetime(1980, 1, 1)
 
 
-def placeholders(variant: str) -> dict[str, str]:
-    """One placeholder per rebindable value; `variant` ('a' or 'b') tells the two sets apart.
+VARIANTS = ("a", "b", "c")
 
-    Lower-case letters and digits, so each is a valid bucket, database, workgroup and folder name.
+
+def placeholders(variant: str) -> dict[str, str]:
+    """One placeholder per rebindable value; `variant` ('a', 'b' or 'c') tells the sets apart.
+
+    'a' and 'b': lower-case letters and digits, so each is a valid bucket, database, workgroup and
+    folder name. 'c' differs in what templates transform: upper case, '-', '.' and another length,
+    so `| lower`, `| replace('-', '_')`, a length test or a comparison parse differently with it
+    and the build check refuses the project instead of shipping a parse a rebind would get wrong.
     """
-    values = {name: f"zz{variant}{index:02d}shipzz" for index, name in enumerate(REBINDABLE)}
+    if variant == "c":
+        values = {name: f"ZZ-C.{index:02d}-Ship.Longer-ZZ" for index, name in enumerate(REBINDABLE)}
+    else:
+        values = {name: f"zz{variant}{index:02d}shipzz" for index, name in enumerate(REBINDABLE)}
     values[PROJECT_FOLDER] = f"/zz{variant}90shipzz/project"
     values[DBT_FOLDER] = f"/zz{variant}91shipzz/site-packages"
     return values
@@ -79,22 +94,56 @@ def dbt_folder() -> str:
 
 def key(project_dir: Path, profiles_dir: Path, inputs: Iterable[str], env: Mapping[str, str] | None = None) -> str:
     """What a parse depends on besides the rebindable values, the same wherever it is computed."""
+    return key_of(key_parts(project_dir, profiles_dir, inputs, env))
+
+
+def key_of(parts: Mapping[str, str]) -> str:
+    """The key of key_parts()."""
+    digest = hashlib.sha256(f"shipped parse {FORMAT}".encode())
+    for name in sorted(parts):
+        digest.update(f"\0{name}={parts[name]}".encode())
+    return digest.hexdigest()
+
+
+def key_parts(project_dir: Path, profiles_dir: Path, inputs: Iterable[str],
+              env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The key's inputs by name ("file:models/x.sql", "env:NAME", "dist:dbt-core", ...), each value
+    a short digest (never a variable's value: it may be a secret). A shipped parse keeps them, so
+    a miss can say which input differed."""
     env = os.environ if env is None else env
-    digest = hashlib.sha256(f"shipped parse {FORMAT}; python {sys.version_info[0]}.{sys.version_info[1]}".encode())
+    parts = {"python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
     inputs = list(inputs)
     target = inputs[0] if inputs else ""
     for name, version in _dbt_distributions(_adapter_type(project_dir, profiles_dir, target)):
-        digest.update(f"\0dist:{name}={version}".encode())
-    env_names = project.hash_files(digest, project_dir, profiles_dir, relative=True)
+        parts[f"dist:{name}"] = version
+
+    class Files:
+        def update(self, chunk: bytes) -> None:
+            shown, _, content = chunk.partition(b"\0")
+            parts[f"file:{shown.decode(errors='replace')}"] = content.hex()[:16]
+
+    env_names = project.hash_files(Files(), project_dir, profiles_dir, relative=True)  # type: ignore[arg-type]
     env_names.update(name for name in env if name.startswith("DBT_") and name not in NOT_PARSE_INPUTS)
+    env_names.update(KEYED)
     for name in sorted(env_names):
         if name in REBINDABLE:
-            digest.update(f"\0deployment:{name}={'set' if env.get(name) is not None else 'unset'}".encode())
+            parts[f"deployment:{name}"] = "set" if env.get(name) is not None else "unset"
         else:
-            digest.update(f"\0env:{name}={env.get(name)!r}".encode())
-    for item in inputs:
-        digest.update(f"\0input:{item}".encode())
-    return digest.hexdigest()
+            parts[f"env:{name}"] = _short(repr(env.get(name)))
+    for index, item in enumerate(inputs):
+        parts[f"input[{index}]"] = _short(item)
+    return parts
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def differing(shipped: Mapping[str, str], here: Mapping[str, str], limit: int = 5) -> str:
+    """The names of the key's inputs that differ, for a miss's reason."""
+    names = sorted(name for name in set(shipped) | set(here) if shipped.get(name) != here.get(name))
+    shown = ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+    return shown or "nothing by name (the key's format changed)"
 
 
 # The distributions whose files a parse reads (dbt-adapters holds the global macros), with the
@@ -319,32 +368,50 @@ def path_for(directory: Path, target: str) -> Path:
     return directory / f"{target}{SUFFIX}"
 
 
-def write(path: Path, parse_key: str, values: Mapping[str, str], pickled_manifest: bytes) -> None:
-    """A shipped parse: its header (format, key, placeholders), then the manifest from dumps()."""
-    header = {"format": FORMAT, "key": parse_key, "placeholders": dict(values)}
+def write(path: Path, parse_key: str, values: Mapping[str, str], pickled_manifest: bytes,
+          parts: Mapping[str, str] | None = None) -> None:
+    """A shipped parse: its header (format, key, its parts, placeholders), then the manifest from dumps()."""
+    header = {"format": FORMAT, "key": parse_key, "parts": dict(parts or {}), "placeholders": dict(values)}
     path.write_bytes(pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL) + pickled_manifest)
 
 
-def load(path: Path, parse_key: str, values: Mapping[str, str]) -> tuple[Any, str]:
+def load(path: Path, parse_key: str, values: Mapping[str, str],
+         parts: Mapping[str, str] | None = None) -> tuple[Any, str]:
     """(manifest rebound to `values`, "") when the parse at `path` matches `parse_key`; else (None, why).
 
-    `values` maps each name in REBINDABLE, PROJECT_FOLDER and DBT_FOLDER to this container's value.
+    `values` maps each name in REBINDABLE, PROJECT_FOLDER and DBT_FOLDER to this container's value;
+    `parts` (key_parts) lets a miss name the inputs that differ. Never raises: whatever goes wrong
+    (a truncated file, a header of another shape, a manifest dbt cannot rebuild) is a miss, and
+    the container parses.
     """
+    try:
+        return _load(path, parse_key, values, parts)
+    except Exception as error:  # noqa: BLE001 - a shipped parse may only ever save time
+        return None, f"{path.name} could not be loaded: {type(error).__name__}: {str(error)[:200]}"
+
+
+def _load(path: Path, parse_key: str, values: Mapping[str, str], parts: Mapping[str, str] | None) -> tuple[Any, str]:
     try:
         with path.open("rb") as stream:
             header = pickle.load(stream)  # noqa: S301 - the package's own file
             if not isinstance(header, dict) or header.get("format") != FORMAT:
                 return None, f"{path.name} has another format"
             if header.get("key") != parse_key:
-                return None, "the project, its profile, the settings or dbt differ from the package's parse"
+                why = "the project, its profile, the settings or dbt differ from the package's parse"
+                if parts is not None and isinstance(header.get("parts"), dict):
+                    why += f": {differing(header['parts'], parts)}"
+                return None, why
+            placeholders_ = header.get("placeholders")
+            if not isinstance(placeholders_, dict):
+                return None, f"{path.name} has no placeholders in its header"
             manifest = pickle.load(stream)  # noqa: S301
     except FileNotFoundError:
         return None, f"no {path.name} in the package"
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
-        return None, f"{path.name} is unreadable: {type(error).__name__}"
+    if type(manifest).__name__ != "Manifest":
+        return None, f"{path.name} holds a {type(manifest).__name__}, not a Manifest"
     now = time.time()
     mapping = {}
-    for name, placeholder in header["placeholders"].items():
+    for name, placeholder in placeholders_.items():
         value = values.get(name)
         if value is None:
             return None, f"{name} is unset here but had a value when the package was parsed"
@@ -356,6 +423,9 @@ def load(path: Path, parse_key: str, values: Mapping[str, str]) -> tuple[Any, st
 
     rebind(manifest, mapping, touch=stamp)
     manifest.metadata.generated_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    # normalise() emptied the `graph` context variable; templates that walk it (the marts' test
+    # not_empty_when_sources_have_rows) need it as a parse leaves it.
+    manifest.build_flat_graph()
     return manifest, ""
 
 

@@ -1,7 +1,7 @@
 """State-aware runs: `"state": "latest"` compares the project with the last good build.
 
-The handler copies `latest/manifest.json` (and its run_results.json) from the artifacts
-location into its scratch folder and passes `--state <dir>` (and `--defer` when asked), so
+The handler copies the last complete build's manifest.json (and its run_results.json), found
+through latest/pointer.json (run_artifacts.read_latest), from the artifacts location into its scratch folder and passes `--state <dir>` (and `--defer` when asked), so
 `--select state:modified+` picks what changed since the last successful build.
 
 With no `latest/` yet there is nothing to compare with: every node is new. dbt itself would
@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbt_runner.run_artifacts import STATE_FILES, Store
+from dbt_runner.run_artifacts import STATE_FILES, Store, read_latest
 from dbt_runner.events import EventError
 
 _SELECT = {"--select", "-s", "--models", "-m"}
@@ -41,19 +41,17 @@ class StateNote:
 
 
 def fetch(store: Store | None, into: Path) -> bool:
-    """Copy latest/ into `into`; False when there is no latest/manifest.json."""
+    """Copy the last complete build (run_artifacts.read_latest) into `into`; False when there is none."""
     if into.exists():
         shutil.rmtree(into)
     if store is None:
         return False
-    manifest = store.get("latest/manifest.json")
-    if manifest is None:
+    latest = read_latest(store, STATE_FILES)
+    if latest is None:
         return False
     into.mkdir(parents=True)
-    (into / "manifest.json").write_bytes(manifest)
-    for name in STATE_FILES:
-        if name != "manifest.json" and (body := store.get(f"latest/{name}")) is not None:
-            (into / name).write_bytes(body)
+    for name, body in latest.files.items():
+        (into / name).write_bytes(body)
     return True
 
 

@@ -27,8 +27,9 @@ Files loaded by other means get their manifest with `--manifest-only DEST --tabl
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
-import logging
+import math
 import os
 import re
 import sqlite3
@@ -39,6 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import lambda_logging
 import raw_zone
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -46,7 +48,8 @@ FETCH_ROWS = 5_000
 BUCKET_RULE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 DATE_RULE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-logger = logging.getLogger("ingest")
+# /tmp's size: the function's ephemeral storage, set in the stack.
+EPHEMERAL_STORAGE_SETTING = "constructs/ingest-function.ts ephemeralStorage"
 
 
 class IngestError(ValueError):
@@ -105,6 +108,10 @@ def _fetch_source(source: str, workdir: Path) -> Path:
 
         try:
             _s3_client().download_file(bucket, key, str(local))
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise _tmp_full(f"downloading {source!r}") from None
+            raise
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             raise IngestError("source", f"cannot read {source!r} ({code or error})") from None
@@ -166,9 +173,28 @@ def _export(db: sqlite3.Connection, table: str, out: Path) -> int:
     rows = 0
     with out.open("w", encoding="utf-8", newline="\n") as handle:
         while batch := cursor.fetchmany(FETCH_ROWS):
-            handle.writelines(encode(dict(zip(columns, row))) + "\n" for row in batch)
+            try:
+                handle.writelines(encode(dict(zip(columns, row))) + "\n" for row in batch)
+            except ValueError:  # allow_nan=False: JSON has no Infinity or NaN
+                raise IngestError("source", _not_finite(table, columns, batch)) from None
             rows += len(batch)
     return rows
+
+
+def _not_finite(table: str, columns: list[str], batch: list[tuple]) -> str:
+    for row in batch:
+        for column, value in zip(columns, row):
+            if isinstance(value, float) and not math.isfinite(value):
+                kind = "NaN" if math.isnan(value) else "infinite"
+                return (f"table {table!r} column {column!r} holds an {kind} float, which JSON (and Athena's "
+                        "JSON reader) cannot carry; fix or null it in the source")
+    return f"table {table!r} holds a value that cannot be written as JSON"
+
+
+def _tmp_full(action: str) -> IngestError:
+    return IngestError("tmp", f"/tmp is full (No space left on device) while {action}: the source database and "
+                              f"every table's export sit in /tmp at once. Raise the function's ephemeral storage "
+                              f"({EPHEMERAL_STORAGE_SETTING}); nothing was published")
 
 
 def _check_destination(destination: str) -> tuple[str | None, Path | None]:
@@ -204,18 +230,26 @@ def _check_bucket(client, bucket: str) -> None:
 
 
 def _parse_date(value: Any) -> dt.date:
+    today = dt.datetime.now(dt.timezone.utc).date()
     if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
+        return today
     if isinstance(value, dt.datetime):
         raise IngestError("ingest_date", "expected a date, not a datetime")
+    day = None
     if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and DATE_RULE.match(value):
+        day = value
+    elif isinstance(value, str) and DATE_RULE.match(value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise IngestError("ingest_date", f"expected a date as YYYY-MM-DD, got {value!r}")
+    if day is None:
+        raise IngestError("ingest_date", f"expected a date as YYYY-MM-DD, got {value!r}")
+    if day > today:
+        # Athena's partition projection covers start..NOW: a future day would read as empty.
+        raise IngestError("ingest_date", f"{day.isoformat()} is in the future (today is {today.isoformat()}, UTC); "
+                                         "a future partition is invisible to Athena and would empty every mart")
+    return day
 
 
 def _new_ingest_id() -> str:
@@ -320,9 +354,13 @@ def ingest(
                 rows = _export(db, table, part)
             except sqlite3.DatabaseError as error:
                 raise IngestError("source", f"cannot read table {table!r} of {source!r} ({error})") from None
+            except OSError as error:
+                if error.errno == errno.ENOSPC:
+                    raise _tmp_full(f"exporting table {table!r}") from None
+                raise
             if rows == 0:
                 skipped[table] = "no rows"
-                _log("skipped", level=logging.WARNING, table=table, reason="no rows; the previous snapshot stays")
+                _log("skipped", level="warning", table=table, reason="no rows; the previous snapshot stays")
                 continue
             exported[table] = (part, rows)
             _log("exported", table=table, rows=rows, progress=f"{index}/{len(chosen)}",
@@ -393,8 +431,10 @@ def _describe(source: str) -> str:
     return source if source.startswith("s3://") else Path(source).name
 
 
-def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
-    logger.log(level, json.dumps({"event": event, **fields}, ensure_ascii=False))
+def _log(event: str, level: str = "info", **fields: Any) -> None:
+    # The runner's logger: JSON on stdout whatever the runtime's log level (Text format leaves
+    # the root logger at WARNING, which dropped every INFO line here).
+    lambda_logging.log(event, level=level, **fields)
 
 
 def handler(event: dict, context: Any = None) -> dict:
@@ -431,6 +471,7 @@ def handler(event: dict, context: Any = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import sys
 
     parser = argparse.ArgumentParser(
         prog="python -m ingest",
@@ -450,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         "(local folder or s3://bucket); needs --tables and --ingest-date",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    lambda_logging.set_stream(sys.stderr)  # stdout carries the summary
     try:
         if args.manifest_only is not None:
             if args.source or args.destination:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dbt_runner import state
+from dbt_runner import run_artifacts, state
 from scripts.testing.chinook import DBT_DIR, aws_env, moto_server
 from dbt_runner.dbt_run import DbtRunFailed, DbtSession
 from dbt_runner.events import EventError
@@ -53,15 +53,14 @@ def test_state_aware_build_selects_nothing_when_unchanged_and_only_the_changed_m
     assert first["state"]["used"] is False and "no latest/" in first["state"]["reason"]
     models = {n["unique_id"] for n in first["nodes"] if n["unique_id"].startswith("model.")}
     assert len(models) == len(list((project / "models").rglob("*.sql"))) == 17
-    latest = json.loads((artifacts / "latest" / "summary.json").read_text())
-    assert latest["invocation_id"] == first["invocation_id"]
-    assert (artifacts / "latest" / "manifest.json").is_file()
+    latest = run_artifacts.read_latest(run_artifacts.LocalStore(artifacts))
+    assert latest.invocation_id == first["invocation_id"] and "manifest.json" in latest.files
 
     # Unchanged project: nothing selected, success.
     unchanged = handler_module.handler(STATE_BUILD, context)
     assert (unchanged["status"], unchanged["nodes"], unchanged["state"]["used"]) == ("success", [], True)
-    # A successful empty build is the latest good build too (same code, same manifest).
-    assert json.loads((artifacts / "latest" / "summary.json").read_text())["invocation_id"] == unchanged["invocation_id"]
+    # A state-aware build is partial: latest/ stays the last complete build (issue 20).
+    assert run_artifacts.read_latest(run_artifacts.LocalStore(artifacts)).invocation_id == first["invocation_id"]
     assert (artifacts / "runs" / first["artifacts"].split("/runs/")[1] / "run_results.json").is_file()
 
     # One model's SQL changes: that model and its children (and their tests) only.
@@ -77,13 +76,18 @@ def test_state_aware_build_selects_nothing_when_unchanged_and_only_the_changed_m
     }
     assert any(n["unique_id"].startswith("test.") for n in changed["nodes"])
 
-    # That build is the new baseline: the next state-aware build selects nothing again.
+    # A partial build is not the baseline (issue 20): the change is still "modified" until a
+    # complete build moves latest/; after one, the next state-aware build selects nothing again.
+    still = handler_module.handler(STATE_BUILD, context)
+    assert {n["unique_id"] for n in still["nodes"] if n["unique_id"].startswith("model.")} == built
+    complete = handler_module.handler({"command": ["build"]}, context)
+    assert run_artifacts.read_latest(run_artifacts.LocalStore(artifacts)).invocation_id == complete["invocation_id"]
     again = handler_module.handler(STATE_BUILD, context)
     assert (again["status"], again["nodes"]) == ("success", [])
 
     # Every invocation left a complete folder named by dbt's invocation_id.
     folders = run_folders(artifacts)
-    assert [p.name for p in folders] == sorted(r["invocation_id"] for r in (first, unchanged, changed, again))
+    assert [p.name for p in folders] == sorted(r["invocation_id"] for r in (first, unchanged, changed, still, complete, again))
     for folder in folders:
         summary = json.loads((folder / "summary.json").read_text())
         run_results = json.loads((folder / "run_results.json").read_text())
@@ -247,11 +251,11 @@ def test_state_aware_build_reads_latest_from_the_bucket(handler_module, aws, tin
     event = {**STATE_BUILD, "defer": True}
 
     first = handler_module.handler(event, context)
-    assert first["state"] == {"used": False, "source": "s3://dev-artifacts-state/latest/manifest.json",
+    assert first["state"] == {"used": False, "source": "s3://dev-artifacts-state/latest/pointer.json",
                               "reason": "no latest/ manifest yet (no successful build): ran the selection as a first build, without state"}
     assert first["counts"] == {"success": 1, "pass": 2}
-    latest = aws["s3"].get_object(Bucket="dev-artifacts-state", Key="latest/summary.json")["Body"].read()
-    assert json.loads(latest)["invocation_id"] == first["invocation_id"]
+    latest = run_artifacts.read_latest(run_artifacts.S3Store("dev-artifacts-state", aws["s3"]))
+    assert latest.invocation_id == first["invocation_id"]
 
     second = handler_module.handler(event, context)
     assert second["state"]["used"] is True and second["nodes"] == [] and second["status"] == "success"

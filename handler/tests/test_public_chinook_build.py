@@ -133,11 +133,13 @@ def test_a_partial_ingest_builds_only_its_tables_and_what_depends_on_them(pipeli
 
 def test_newest_local_partition_ignores_folders_without_a_part_file(tmp_path):
     from dbt_runner import partitions
+    from scripts.testing.runner_env import write_manifest
 
     for day, part in (("2024-01-01", True), ("2024-01-03", True), ("2024-01-09", False)):
         folder = tmp_path / "raw" / "album" / f"ingest_date={day}"
         folder.mkdir(parents=True)
         if part:
             (folder / "part-0000.jsonl").write_text("{}\n")
+        write_manifest(tmp_path, day, {"album": None}, ingest_id=f"i{day}")
     (tmp_path / "raw" / "album" / "notes").mkdir()
     assert partitions.newest_local(tmp_path, {"Album": "album", "Track": "track"}) == {"Album": "2024-01-03"}

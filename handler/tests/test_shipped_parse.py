@@ -111,8 +111,7 @@ def test_a_deployment_value_used_in_a_way_a_replacement_cannot_follow_ships_noth
     project = _project(tmp_path / "dbt", files)
     done = _ship(project, tmp_path / "shipped", "--target", "local", "--variables", "LOCAL_DATA_DIR,GLUE_DATABASE_NAME")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "local: skipped: a deployment value reaches the parse in a way a replacement cannot reproduce" in done.stdout
-    assert "shouting" in done.stdout  # the first difference names the node
+    assert "local: refused: model.tiny.shouting uses a deployment value in a way a replacement cannot reproduce" in done.stdout
     assert list((tmp_path / "shipped").glob("*.pickle")) == []
 
 
@@ -146,6 +145,9 @@ def test_a_cold_container_builds_from_the_shipped_parse_and_gets_the_same_marts(
     for name in (*shipped_parse.DEPLOYMENT_VARIABLES, "DBT_TARGET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DBT_TARGET", "local")
+    # The keyed values the package was parsed with (ship_parse.keyed_values): the target's name, the stack's region.
+    monkeypatch.setenv("ENVIRONMENT", "local")
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
     monkeypatch.setenv("LOCAL_DATA_DIR", str(data_dir))
     monkeypatch.setenv("DBT_PROJECT_DIR", str(shipped_local["project"]))
     monkeypatch.setenv("DBT_SHIPPED_PARSE_DIR", str(shipped_local["shipped"]))

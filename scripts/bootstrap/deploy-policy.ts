@@ -96,11 +96,15 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
     },
     {
       // make build-changed after an apply: the last good build's manifest, which it compares
-      // with the deployed project's. That one object of the artifacts bucket, nothing else.
+      // with the deployed project's, found through latest/pointer.json (written last). Those
+      // objects of the artifacts bucket, nothing else.
       Sid: "LatestBuildManifest",
       Effect: "Allow",
       Action: "s3:GetObject",
-      Resource: s3(`${scope.bucketPrefix}-artifacts-*/latest/manifest.json`),
+      Resource: [
+        s3(`${scope.bucketPrefix}-artifacts-*/latest/pointer.json`),
+        s3(`${scope.bucketPrefix}-artifacts-*/latest/*/manifest.json`),
+      ],
     },
     {
       Sid: "GlueCatalog",

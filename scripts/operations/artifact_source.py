@@ -43,6 +43,10 @@ class LocalSource:
         path = self.root / key
         return path.read_bytes() if path.is_file() else None
 
+    # The reading half of dbt_runner.run_artifacts.Store, so run_artifacts.read_latest follows
+    # latest/pointer.json here exactly as the runner does.
+    get = read
+
     def where(self, key: str) -> str:
         return str(self.root / key)
 
@@ -69,6 +73,8 @@ class S3Source:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return None
+
+    get = read  # see LocalSource.get
 
     def where(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -29,6 +29,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from dbt_runner import run_artifacts
 from scripts.operations.artifact_source import REPO, S3Source, SourceError, bucket_of
 
 EVENT = {"command": ["build"], "cli_args": ["--select", "state:modified+"], "state": "latest", "defer": True}
@@ -38,13 +39,12 @@ COMPARED = ("nodes", "sources", "macros", "seeds", "snapshots")
 
 
 def read_latest_manifest(source: Any) -> dict | None:
-    """The last good build's manifest, or None before the first one.
-
-    The one place that knows how latest/ is stored (today a plain `latest/manifest.json`); when
-    latest/ becomes a pointer written last, only this function changes.
-    """
-    body = source.read("latest/manifest.json")
-    return json.loads(body) if body is not None else None
+    """The last good build's manifest, or None before the first one: the runner's own reader
+    (dbt_runner.run_artifacts.read_latest), which follows latest/pointer.json."""
+    latest = run_artifacts.read_latest(source, names=("manifest.json",))
+    if latest is None or "manifest.json" not in latest.files:
+        return None
+    return json.loads(latest.files["manifest.json"])
 
 
 def fingerprints(manifest: dict) -> dict[str, str]:
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build_changed: {error}", file=sys.stderr)
         return 2
     if not changed:
-        print(f"The deployed project matches the last good build ({source.where('latest/manifest.json')}): no dbt build needed.")
+        print(f"The deployed project matches the last good build ({source.where(run_artifacts.LATEST_POINTER)}): no dbt build needed.")
         return 0
     why = "no last good build yet: a first, full build" if latest is None else \
         f"{len(changed)} changed since the last good build: {', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}"

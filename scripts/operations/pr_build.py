@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dbt_runner import run_artifacts
+
 REPO = Path(__file__).resolve().parents[2]
 FAILED = {"error", "fail", "runtime error"}
 KINDS = {"model": "models", "seed": "seeds", "snapshot": "snapshots", "test": "tests", "unit_test": "tests"}
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build(ci, data_dir: Path, project_dir: Path | None) -> int:
-    if not (data_dir / "artifacts" / "latest" / "manifest.json").is_file():
+    if run_artifacts.read_latest(run_artifacts.LocalStore(data_dir / "artifacts"), names=("manifest.json",)) is None:
         print(f"ci-build: no last good build under {data_dir / 'artifacts' / 'latest'} to compare with and defer to; "
               "every node counts as new (run `make demo` first for a slim build)", file=sys.stderr)
     os.environ.update({"ENVIRONMENT": "local", "LOCAL_DATA_DIR": str(data_dir)})

@@ -1,7 +1,7 @@
 """Build the dbt_runner function package: build/function.zip.
 
 Layout (the contract with the stack and the handler):
-  dbt_runner/, ingest/, raw_zone/   the Lambda packages of handler/ at the zip root (Lambda's
+  dbt_runner/, ingest/, raw_zone/, lambda_logging/ the Lambda packages of handler/ at the zip root (Lambda's
                              handler strings dbt_runner.handler.handler and ingest.handler.handler);
                              their .py and .json files, never handler/tests/ or bytecode
   dbt/...                    the dbt project, without target/, logs/, .user.yml, hidden
@@ -49,7 +49,7 @@ SHIPPED_TARGETS = ("dev", "prod")  # the stacks' environments, which name the db
 SHIPPED_PARSE_INPUTS = ("scripts/packaging/ship_parse.py", "handler/dbt_runner/shipped_parse.py",
                         "handler/dbt_runner/project.py", "uv.lock")
 # The Lambda packages of handler/ the zip carries, and which of their files.
-LAMBDA_PACKAGES = ("dbt_runner", "ingest", "raw_zone")
+LAMBDA_PACKAGES = ("dbt_runner", "ingest", "raw_zone", "lambda_logging")
 PACKAGE_SUFFIXES = (".py", ".json")
 # The variables the parse may see from this shell: the rest must be as unset as in the function.
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")

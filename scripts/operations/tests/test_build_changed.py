@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from scripts.operations import build_changed
-
-
-# --- manifest against manifest: the deployed project vs latest/ ------------------------------------
-
 import json
 import shutil
 import zipfile
 
 import pytest
 
+from dbt_runner import run_artifacts
+from scripts.operations import build_changed
 from scripts.operations.artifact_source import LocalSource
 from scripts.testing.runner_env import REPO
+
+
+# --- manifest against manifest: the deployed project vs latest/ ------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,7 @@ def parsed(tmp_path_factory):
 
 def test_nothing_is_built_when_the_deployed_project_is_the_last_good_build(parsed, tmp_path):
     deployed, _ = parsed
-    (tmp_path / "latest").mkdir()
-    (tmp_path / "latest" / "manifest.json").write_text(json.dumps(deployed))
+    run_artifacts.write_latest(run_artifacts.LocalStore(tmp_path), "build-1", {"manifest.json": json.dumps(deployed).encode()})
     latest = build_changed.read_latest_manifest(LocalSource(tmp_path))
     assert build_changed.changed_nodes(deployed, latest) == []
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dbt_runner import run_artifacts
 from scripts.testing.chinook import REPO
 from scripts.testing.runner_env import env_of
 
@@ -30,8 +31,13 @@ def base(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("ci") / "local"
     result = run("-m", "scripts.demo.demo", "--data-dir", str(data), "--quiet", data_dir=data)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert (data / "artifacts" / "latest" / "manifest.json").is_file()
+    assert latest_manifest(data) is not None, "the demo's build over every table is a complete build"
     return data
+
+
+def latest_manifest(data: Path) -> dict | None:
+    latest = run_artifacts.read_latest(run_artifacts.LocalStore(data / "artifacts"), names=("manifest.json",))
+    return json.loads(latest.files["manifest.json"]) if latest else None
 
 
 def project_copy(tmp_path: Path, path: str, old: str, new: str) -> Path:
@@ -76,7 +82,7 @@ def pr_summary(data: Path, pr: int) -> dict:
 
 
 def descendants(data: Path, unique_id: str) -> set[str]:
-    manifest = json.loads((data / "artifacts" / "latest" / "manifest.json").read_text())
+    manifest = latest_manifest(data)
     found, todo = set(), [unique_id]
     while todo:
         for child in manifest["child_map"].get(todo.pop(), []):

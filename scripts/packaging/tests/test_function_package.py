@@ -22,7 +22,8 @@ def test_lambda_packages_at_the_root(function_zip: Path):
     entries = names(function_zip)
     assert not {n for n in entries if "/" not in n}, "nothing loose at the zip root"
     code = {n for n in entries if n.split("/")[0] in LAMBDA_PACKAGES}
-    assert {"dbt_runner/handler.py", "ingest/handler.py", "raw_zone/__init__.py", "raw_zone/contract.json"} <= code
+    assert {"dbt_runner/handler.py", "ingest/handler.py", "raw_zone/__init__.py", "raw_zone/contract.json",
+            "lambda_logging/__init__.py"} <= code
     assert code == {p.relative_to(REPO / "handler").as_posix() for package in LAMBDA_PACKAGES
                     for p in (REPO / "handler" / package).rglob("*")
                     if p.is_file() and p.suffix in (".py", ".json") and "__pycache__" not in p.parts}
@@ -77,6 +78,7 @@ def sources(tmp_path: Path) -> tuple[Path, Path]:
         "handler/raw_zone/__init__.py": "X = 1\n",
         "handler/raw_zone/contract.json": "{}",
         "handler/raw_zone/notes.md": "not code",
+        "handler/lambda_logging/__init__.py": "",
         "handler/tests/test_handler.py": "def test(): ...\n",
         "handler/tests/fixtures/event.json": "{}",
         "dbt/dbt_project.yml": "name: fixture\nversion: '1.0.0'\nprofile: fixture\n",
@@ -110,9 +112,9 @@ def test_fixture_package_keeps_exactly_code_and_project(sources: tuple[Path, Pat
     assert names(tmp_path / "out" / "function.zip") == [
         "dbt/dbt_project.yml", "dbt/macros/m.sql", "dbt/models/a.sql", "dbt/profiles.yml", "dbt/tests/assert_a.sql",
         "dbt_runner/__init__.py", "dbt_runner/handler.py", "ingest/__init__.py", "ingest/handler.py",
-        "raw_zone/__init__.py", "raw_zone/contract.json",
+        "lambda_logging/__init__.py", "raw_zone/__init__.py", "raw_zone/contract.json",
     ]
-    assert "function package:" in result.stdout and "11 files" in result.stdout
+    assert "function package:" in result.stdout and "12 files" in result.stdout
 
 
 def test_declared_packages_are_installed_and_shipped(sources: tuple[Path, Path], tmp_path: Path):

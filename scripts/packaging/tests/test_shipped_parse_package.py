@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 
-# A deployment unlike the build's placeholders: other buckets, database, workgroup, region and folder.
-DEPLOYMENT = {"ENVIRONMENT": "dev", "AWS_REGION": "eu-west-1", "GLUE_DATABASE_NAME": "acme_data_dev",
+# A deployment unlike the build's placeholders: other buckets, database, workgroup and folder. The region
+# and ENVIRONMENT are keyed by value (issue 20): the package is parsed for the stack's region and a
+# container elsewhere parses (checked below).
+DEPLOYMENT = {"ENVIRONMENT": "dev", "AWS_REGION": "ap-southeast-2", "GLUE_DATABASE_NAME": "acme_data_dev",
               "RAW_BUCKET_NAME": "acme-data-dev-raw-5eed0a1b", "PROCESSED_BUCKET_NAME": "acme-data-dev-processed-5eed0a1b",
               "ATHENA_RESULTS_BUCKET": "acme-data-dev-athena-results-5eed0a1b", "ATHENA_WORKGROUP": "dev-dbt",
               "ARTIFACTS_BUCKET_NAME": "acme-data-dev-artifacts-5eed0a1b",
-              "ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:dev-dbt-alerts",
+              "ALERT_TOPIC_ARN": "arn:aws:sns:ap-southeast-2:123456789012:dev-dbt-alerts",
               "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true"}
 
 CONTAINER = r"""
@@ -33,6 +35,13 @@ path = shipped_parse.path_for(config.shipped_parse_dir, config.target)
 loaded, why = shipped_parse.load(path, shipped_parse.key(config.project_dir, config.profiles_dir, [config.target]),
                                  shipped_parse.container_values(config.project_dir))
 assert loaded is not None, why
+import os
+elsewhere = dict(os.environ, AWS_REGION="eu-west-1")
+missed, why_missed = shipped_parse.load(
+    path, shipped_parse.key(config.project_dir, config.profiles_dir, [config.target], elsewhere),
+    shipped_parse.container_values(config.project_dir),
+    shipped_parse.key_parts(config.project_dir, config.profiles_dir, [config.target], elsewhere))
+assert missed is None and "env:AWS_REGION" in why_missed, why_missed
 schemas = sorted({n.schema for n in loaded.nodes.values() if n.resource_type == "model"})
 fresh = dbtRunner().invoke(["parse", "--project-dir", str(config.project_dir), "--profiles-dir", str(config.profiles_dir),
                             "--target", config.target, "--no-partial-parse", "--quiet"]).result
