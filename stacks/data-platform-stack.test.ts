@@ -62,6 +62,7 @@ describe("DataPlatformStack composition", () => {
       ENVIRONMENT: env,
       ARTIFACTS_BUCKET_NAME: ref(json, "aws_s3_bucket", "run-artifacts/bucket", "bucket"),
       ALERT_TOPIC_ARN: ref(json, "aws_sns_topic", "alerts/topic", "arn"),
+      DBT_STEP_MARGIN_SECONDS: "60",
     });
     expect(fn.kms_key_arn).toBe(refOnly(json, "aws_kms_key", "arn"));
     expect(byPath(json, "aws_cloudwatch_log_group", "dbt-runner/logs")).toMatchObject({ name: `/aws/lambda/${env}-dbt-runner`, retention_in_days: 14 });

@@ -116,6 +116,8 @@ export class DataPlatformStack extends TerraformStack {
         ENVIRONMENT: env,
         ARTIFACTS_BUCKET_NAME: this.artifacts.bucketName,
         ALERT_TOPIC_ARN: this.alerts.topicArn,
+        // The time a build step keeps before its deadline (the state machine's steps).
+        DBT_STEP_MARGIN_SECONDS: String(config.stepMarginSeconds),
       },
     });
     this.lake.raw.grantRead(this.runner);
