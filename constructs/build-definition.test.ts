@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { buildDefinition, QUEUE_PAGE_SIZE, QUEUE_STATES, TRANSIENT_LAMBDA_ERRORS } from "./build-definition";
+import {
+  buildDefinition,
+  MAX_QUEUE_HISTORY_EVENTS,
+  QUEUE_EVENTS_PER_POLL,
+  QUEUE_PAGE_SIZE,
+  QUEUE_STATES,
+  TRANSIENT_LAMBDA_ERRORS,
+} from "./build-definition";
 
 const RUNNER = "arn:aws:lambda:ap-southeast-2:123456789012:function:dev-dbt-runner";
 const definition = buildDefinition({ runnerInvokeArn: RUNNER });
@@ -117,7 +124,7 @@ describe("buildDefinition: the queue (one build at a time, FIFO)", () => {
     });
     // Not even itself listed yet (eventual consistency): wait, never index an empty list.
     expect(states["AnyListed?"]).toMatchObject({ Choices: [{ Variable: "$.count", NumericGreaterThan: 0, Next: "OldestRunning" }], Default: "WaitInQueue" });
-    expect(states.WaitInQueue).toMatchObject({ Type: "Wait", Seconds: 30, Next: "ListRunning" });
+    expect(states.WaitInQueue).toMatchObject({ Type: "Wait", Seconds: 60, Next: "ListRunning" });
   });
 
   it("waits before its first look, so executions started just before it are listed", () => {
@@ -132,7 +139,7 @@ describe("buildDefinition: the queue (one build at a time, FIFO)", () => {
   });
 
   it("limits the whole execution, and takes the poll, settle and timeout settings", () => {
-    expect(definition.TimeoutSeconds).toBe(86400);
+    expect(definition.TimeoutSeconds).toBe(43200);
     const custom = buildDefinition({ runnerInvokeArn: RUNNER, queuePollSeconds: 5, queueSettleSeconds: 0, timeoutSeconds: 3600 });
     expect([custom.TimeoutSeconds, (custom.States.WaitInQueue as any).Seconds, (custom.States.Settle as any).Seconds]).toEqual([3600, 5, 0]);
   });
@@ -141,8 +148,20 @@ describe("buildDefinition: the queue (one build at a time, FIFO)", () => {
     [{ queuePollSeconds: 0 }, "queuePollSeconds = 0: must be an integer from 1 to 3600"],
     [{ queueSettleSeconds: 1.5 }, "queueSettleSeconds = 1.5: must be an integer"],
     [{ timeoutSeconds: 10 }, "timeoutSeconds = 10: must be an integer from 60"],
+    // 24 hours of polls every 30 s: 43,200 history events, beyond Step Functions' 25,000.
+    [{ timeoutSeconds: 86400, queuePollSeconds: 30 }, "would write 43200 history events (at most 15000"],
   ])("rejects %j", (settings, message) => {
     expect(() => buildDefinition({ runnerInvokeArn: RUNNER, ...settings })).toThrow(message);
+  });
+
+  it("keeps a queued execution's history within Step Functions' 25,000 events by default", () => {
+    const polls = Math.ceil(definition.TimeoutSeconds / (states.WaitInQueue.Seconds as number));
+    // One poll: ListRunning (Task: 5 events), CountRunning and OldestRunning (Pass: 2 each),
+    // AnyListed? and FirstInQueue? (Choice: 2 each), WaitInQueue (Wait: 2).
+    const perPoll = 5 + 2 * 2 + 2 * 2 + 2;
+    expect(perPoll).toBe(QUEUE_EVENTS_PER_POLL);
+    expect(polls * perPoll).toBeLessThanOrEqual(MAX_QUEUE_HISTORY_EVENTS);
+    expect(MAX_QUEUE_HISTORY_EVENTS).toBeLessThan(25_000);
   });
 
   it("is deterministic", () => {

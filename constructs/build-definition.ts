@@ -54,16 +54,25 @@ export interface StateMachineDefinition {
 export interface BuildDefinitionProps {
   /** What `Step` and `RecordFailure` invoke: the runner's `live` alias with SnapStart, else the function. */
   readonly runnerInvokeArn: string;
-  /** Seconds between two looks at the queue while an older build runs. Default 30. */
+  /** Seconds between two looks at the queue while an older build runs. Default 60. */
   readonly queuePollSeconds?: number;
   /**
    * Seconds an execution waits before its first look at the queue, so that executions started
    * just before it are listed (ListExecutions is eventually consistent). Default 10.
    */
   readonly queueSettleSeconds?: number;
-  /** The whole execution's limit, queue time included. Default 86400 (24 hours). */
+  /** The whole execution's limit, queue time included. Default 43200 (12 hours). */
   readonly timeoutSeconds?: number;
 }
+
+/**
+ * Step Functions keeps at most 25,000 events in an execution's history and fails the execution
+ * beyond that. One look at the queue writes 15 (a Task's 5, two Pass states', two Choice states'
+ * and a Wait's 2 each); waiting out the whole timeout may use at most this many, which leaves
+ * 10,000 events for the steps (7 per step: about 1,400 steps).
+ */
+export const QUEUE_EVENTS_PER_POLL = 15;
+export const MAX_QUEUE_HISTORY_EVENTS = 15_000;
 
 /** The Lambda errors a step is retried on: transient service errors and throttling, never a dbt failure. */
 export const TRANSIENT_LAMBDA_ERRORS = [
@@ -96,9 +105,9 @@ export const QUEUE_STATES = ["Settle", "ListRunning", "CountRunning", "AnyListed
  * states keep `$$.Execution.Input` untouched; `Start` reads the event from it.
  */
 export function buildDefinition(props: BuildDefinitionProps): StateMachineDefinition {
-  const poll = props.queuePollSeconds ?? 30;
+  const poll = props.queuePollSeconds ?? 60;
   const settle = props.queueSettleSeconds ?? 10;
-  const timeout = props.timeoutSeconds ?? 86400;
+  const timeout = props.timeoutSeconds ?? 43200;
   for (const [name, value, min, max] of [
     ["queuePollSeconds", poll, 1, 3600],
     ["queueSettleSeconds", settle, 0, 3600],
@@ -107,6 +116,14 @@ export function buildDefinition(props: BuildDefinitionProps): StateMachineDefini
     if (!Number.isInteger(value) || value < min || value > max) {
       throw new Error(`buildDefinition: ${name} = ${value}: must be an integer from ${min} to ${max}`);
     }
+  }
+  const queueEvents = Math.ceil(timeout / poll) * QUEUE_EVENTS_PER_POLL;
+  if (queueEvents > MAX_QUEUE_HISTORY_EVENTS) {
+    throw new Error(
+      `buildDefinition: timeoutSeconds = ${timeout} with queuePollSeconds = ${poll}: an execution that waits in the queue until ` +
+        `its timeout would write ${queueEvents} history events (at most ${MAX_QUEUE_HISTORY_EVENTS}, so its steps fit in ` +
+        "Step Functions' 25,000): poll less often or shorten the timeout",
+    );
   }
   const invoke = "arn:aws:states:::lambda:invoke";
 

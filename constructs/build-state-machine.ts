@@ -28,11 +28,14 @@ export interface BuildStateMachineProps {
    * do not. Default `ALL`.
    */
   readonly logLevel?: "ALL" | "ERROR";
-  /** Seconds between two looks at the queue while an older build runs. Default 30. */
+  /** Seconds between two looks at the queue while an older build runs. Default 60. */
   readonly queuePollSeconds?: number;
   /** Seconds before an execution's first look at the queue. Default 10. */
   readonly queueSettleSeconds?: number;
-  /** The execution's limit, queue time included (States.Timeout after it). Default 86400 (24 h). */
+  /**
+   * The execution's limit, queue time included (States.Timeout after it). Default 43200 (12 h).
+   * With the poll interval it must keep a queued execution's history within Step Functions' limit.
+   */
   readonly timeoutSeconds?: number;
   /** X-Ray tracing of executions, as the functions have it. Default true. */
   readonly tracing?: boolean;
