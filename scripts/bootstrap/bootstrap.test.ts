@@ -375,7 +375,7 @@ describe("bootstrap against moto_server", () => {
     });
     // "*" only where IAM accepts nothing narrower (see bootstrap-units.test.ts).
     const wildcards = permissions.filter((s) => [s.Resource].flat().includes("*")).map((s) => s.Sid);
-    expect(wildcards.sort()).toEqual(["CreateEnvironmentKey", "ListKeyAliases", "LogDelivery"]);
+    expect(wildcards.sort()).toEqual(["CreateEnvironmentKey", "ListKeyAliases", "LogDelivery", "ValidateStateMachineDefinitions"]);
     // Roles only with the boundary, which the deploy role can neither change nor remove.
     expect(bySid.BoundedStackRoles).toEqual({
       Sid: "BoundedStackRoles",

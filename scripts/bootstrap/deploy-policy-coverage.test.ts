@@ -102,10 +102,13 @@ const LIFECYCLE_CALLS: Record<string, string[]> = {
   aws_sns_topic: ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic"],
   aws_cloudwatch_metric_alarm: ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
   aws_sfn_state_machine: [
+    // Called before every create and update (moto lacks it: scripts/rehearse/gaps.py).
+    "states:ValidateStateMachineDefinition",
     "states:CreateStateMachine",
     "states:DescribeStateMachine",
     "states:UpdateStateMachine",
     "states:DeleteStateMachine",
+    "states:ListStateMachineVersions",
     "states:ListTagsForResource",
     // Its logging configuration: CloudWatch Logs checks the caller's delivery permissions too.
     "logs:CreateLogDelivery",
@@ -165,7 +168,7 @@ const REFRESH_CALLS: Record<string, string[]> = {
   aws_sns_topic_policy: ["sns:GetTopicAttributes"],
   aws_sns_topic_subscription: ["sns:GetSubscriptionAttributes"],
   aws_cloudwatch_metric_alarm: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
-  aws_sfn_state_machine: ["states:DescribeStateMachine", "states:ListTagsForResource"],
+  aws_sfn_state_machine: ["states:DescribeStateMachine", "states:ListStateMachineVersions", "states:ListTagsForResource"],
 };
 
 /** Whether an Allow statement grants `action` (on `arn`, when the resource has a known ARN). */

@@ -328,6 +328,14 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
       Resource: arn("states", `stateMachine:${env}-*`),
     },
     {
+      // The provider validates a definition before it creates or updates a state machine; IAM
+      // authorizes ValidateStateMachineDefinition only on "*" (it reads nothing of the account).
+      Sid: "ValidateStateMachineDefinitions",
+      Effect: "Allow",
+      Action: "states:ValidateStateMachineDefinition",
+      Resource: "*",
+    },
+    {
       Sid: "EventRules",
       Effect: "Allow",
       Action: [
