@@ -68,7 +68,12 @@ describe("BuildStateMachine", () => {
   it("may invoke only the runner, list only its own executions, deliver its logs and trace", () => {
     const s = statements(byPath(json, "aws_iam_policy_document", "build/policy", "data"));
     expect(Object.keys(s)).toEqual(["InvokeRunner", "ListOwnExecutions", "DeliverLogs", "XRayTracing"]);
-    expect(s.InvokeRunner).toMatchObject({ actions: ["lambda:InvokeFunction"], resources: [ref(json, "aws_lambda_function", "runner/function", "arn")] });
+    // Spelled from names, not referenced: the document is not re-read at apply when the runner changes.
+    expect(s.InvokeRunner).toMatchObject({
+      actions: ["lambda:InvokeFunction"],
+      resources: ["arn:aws:lambda:ap-southeast-2:123456789012:function:dev-dbt-runner"],
+    });
+    expect(JSON.stringify(byPath(json, "aws_iam_policy_document", "build/policy", "data"))).not.toMatch(/aws_lambda_function|aws_sfn_state_machine/);
     expect(s.ListOwnExecutions).toMatchObject({
       actions: ["states:ListExecutions"],
       resources: ["arn:aws:states:ap-southeast-2:123456789012:stateMachine:dev-dbt-build"],
@@ -84,13 +89,20 @@ describe("BuildStateMachine", () => {
     const alias = ref(snap, "aws_lambda_alias", "runner/live", "arn");
     const definition = JSON.parse(only(snap, "aws_sfn_state_machine").definition);
     expect([definition.States.Step.Parameters.FunctionName, definition.States.RecordFailure.Parameters.FunctionName]).toEqual([alias, alias]);
-    expect(statements(byPath(snap, "aws_iam_policy_document", "build/policy", "data")).InvokeRunner.resources).toEqual([alias]);
+    expect(statements(byPath(snap, "aws_iam_policy_document", "build/policy", "data")).InvokeRunner.resources).toEqual([
+      "arn:aws:lambda:ap-southeast-2:123456789012:function:dev-dbt-runner:live",
+    ]);
   });
 
   it("grants starting executions of this state machine only", () => {
     const s = statements(byPath(json, "aws_iam_policy_document", "starter/policy", "data"));
     expect(s).toEqual({
-      StartBuild: { sid: "StartBuild", effect: "Allow", actions: ["states:StartExecution"], resources: [ref(json, "aws_sfn_state_machine", "build/state-machine", "arn")] },
+      StartBuild: {
+        sid: "StartBuild",
+        effect: "Allow",
+        actions: ["states:StartExecution"],
+        resources: ["arn:aws:states:ap-southeast-2:123456789012:stateMachine:dev-dbt-build"],
+      },
     });
   });
 });

@@ -6,7 +6,14 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import { buildDefinition, StateMachineDefinition } from "./build-definition";
 import { IGrantable } from "./grants";
-import { Invocable } from "./triggers";
+
+/** The function the steps invoke (DbtRunner). */
+export interface StepRunner {
+  /** What the definition invokes: the `live` alias's ARN with SnapStart, else the function's. */
+  readonly invokeArn: string;
+  /** The same ARN spelled from names, for the role's policy (see DbtRunner.invokePolicyArn). */
+  readonly invokePolicyArn: string;
+}
 
 export interface BuildStateMachineProps {
   /** `<env>-dbt-build`; also names its role (`<name>-role`) and log group. */
@@ -15,7 +22,7 @@ export interface BuildStateMachineProps {
   readonly partition: string;
   readonly region: string;
   /** The runner the steps invoke (its `live` alias with SnapStart): the only function the role may invoke. */
-  readonly runner: Invocable;
+  readonly runner: StepRunner;
   /** KMS key of the log group. Default: CloudWatch Logs' own encryption. */
   readonly kmsKeyArn?: string;
   /** ARN of the managed policy set as the role's permissions boundary. Default: none. */
@@ -60,6 +67,8 @@ export class BuildStateMachine extends Construct {
   readonly stateMachineArn: string;
   readonly role: IamRole;
   readonly logGroup: CloudwatchLogGroup;
+  /** `stateMachineArn` spelled from names, for IAM policies (see DbtRunner.invokePolicyArn). */
+  readonly policyArn: string;
   /** The definition as deployed (the synthesized `definition` is its JSON). */
   readonly definition: StateMachineDefinition;
 
@@ -74,7 +83,9 @@ export class BuildStateMachine extends Construct {
     const name = props.stateMachineName;
     // Known before the state machine exists, so the role's policy (which must exist before the
     // state machine: AWS checks the log delivery permissions at creation) can name it.
+    // Also keeps the policies that name it from being re-read at apply whenever the state machine changes.
     const ownArn = `arn:${props.partition}:states:${props.region}:${props.accountId}:stateMachine:${name}`;
+    this.policyArn = ownArn;
 
     this.logGroup = new CloudwatchLogGroup(this, "logs", {
       name: BuildStateMachine.logGroupName(name),
@@ -102,7 +113,7 @@ export class BuildStateMachine extends Construct {
 
     const policy = new DataAwsIamPolicyDocument(this, "policy", {
       statement: [
-        { sid: "InvokeRunner", effect: "Allow", actions: ["lambda:InvokeFunction"], resources: [props.runner.invokeArn] },
+        { sid: "InvokeRunner", effect: "Allow", actions: ["lambda:InvokeFunction"], resources: [props.runner.invokePolicyArn] },
         // The queue: this state machine's own executions, nothing else.
         { sid: "ListOwnExecutions", effect: "Allow", actions: ["states:ListExecutions"], resources: [ownArn] },
         {
@@ -159,6 +170,6 @@ export class BuildStateMachine extends Construct {
 
   /** Start executions of this state machine (an EventBridge target's role). */
   grantStartExecution(grantee: IGrantable): void {
-    grantee.grant({ sid: "StartBuild", actions: ["states:StartExecution"], resources: [this.stateMachineArn] });
+    grantee.grant({ sid: "StartBuild", actions: ["states:StartExecution"], resources: [this.policyArn] });
   }
 }

@@ -81,7 +81,7 @@ describe("Triggers", () => {
       condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["1"] }],
     });
     expect(byPath(both, "aws_iam_policy_document", "triggers/target/policy", "data").statement).toEqual([
-      { sid: "StartBuild", effect: "Allow", actions: ["states:StartExecution"], resources: [machine] },
+      { sid: "StartBuild", effect: "Allow", actions: ["states:StartExecution"], resources: ["arn:aws:states:ap-southeast-2:1:stateMachine:dev-dbt-build"] },
     ]);
     // The rules reach the runner only through the state machine: no invoke permission is left.
     expect(ofType(both, "aws_lambda_permission")).toEqual({});

@@ -145,7 +145,8 @@ def _state_machine(sfn, logs, stack, out, found: Findings) -> None:
     found.expect(invoked == {out["function_arn"]}, f"{machine}: invokes {sorted(invoked)}, expected {out['function_arn']}")
     found.expect(described["roleArn"].endswith(f":role/{declared['name']}-role"), f"{machine}: role {described['roleArn']}")
     logging = described.get("loggingConfiguration", {})
-    found.expect(logging.get("level") in ("ALL", "ERROR") and logging.get("includeExecutionData") is False,
+    # Absent is AWS's default, false (moto omits it when the provider sent false).
+    found.expect(logging.get("level") in ("ALL", "ERROR") and logging.get("includeExecutionData", False) is False,
                  f"{machine}: logging {logging}")
     destinations = [d["cloudWatchLogsLogGroup"]["logGroupArn"] for d in logging.get("destinations", [])]
     name = f"/aws/vendedlogs/states/{declared['name']}"
