@@ -56,7 +56,7 @@ describe("the app (npx tsx main.ts)", () => {
       const alarms = Object.values(stackJson(env).resource.aws_cloudwatch_metric_alarm).map((a) => (a as { alarm_name: string }).alarm_name);
       expect(listed.map((name) => `${env}-${name}`).sort()).toEqual(alarms.sort());
     }
-    expect(listed).toHaveLength(8);
+    expect(listed).toHaveLength(11);
   });
 
   it("stops with the config error when an environment is invalid", () => {

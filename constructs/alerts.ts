@@ -13,6 +13,12 @@ export interface AlarmedFunction {
   readonly timeoutSeconds: number;
 }
 
+/** A Step Functions state machine to watch. `name` names the alarms. */
+export interface AlarmedStateMachine {
+  readonly name: string;
+  readonly arn: string;
+}
+
 /** A dead-letter queue to watch: any message in it is an event that was given up on. */
 export interface AlarmedQueue {
   readonly name: string;
@@ -126,6 +132,26 @@ export class Alerts extends Construct {
         namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", statistic: "Maximum", threshold: 1,
         dimensions: { QueueName: queue.name },
       });
+    }
+  }
+
+  /**
+   * Alarms on each state machine's executions that failed, timed out or were aborted: a build
+   * that did not succeed, whatever stopped it.
+   */
+  alarmStateMachines(machines: readonly AlarmedStateMachine[]): void {
+    for (const machine of machines) {
+      this.checkName(machine.name);
+      const dimensions = { StateMachineArn: machine.arn };
+      for (const [suffix, metricName, what] of [
+        ["failed", "ExecutionsFailed", "failed"],
+        ["timed-out", "ExecutionsTimedOut", "timed out"],
+        ["aborted", "ExecutionsAborted", "was aborted"],
+      ] as const) {
+        this.alarm(`${machine.name}-${suffix}`, `An execution of ${machine.name} ${what}`, {
+          namespace: "AWS/States", metricName, statistic: "Sum", threshold: 1, dimensions,
+        });
+      }
     }
   }
 

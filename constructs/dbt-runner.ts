@@ -72,6 +72,12 @@ export class DbtRunner extends Construct implements IGrantable {
   readonly invokeArn: string;
   /** The alias name with SnapStart (for `qualifier` of permissions), else undefined. */
   readonly invokeQualifier?: string;
+  /**
+   * `invokeArn` spelled from names rather than referenced, for IAM policies: a policy document
+   * that references the function is re-read only at apply whenever the function changes (every
+   * code deploy), and its role policy then shows as changed in every such plan.
+   */
+  readonly invokePolicyArn: string;
   /** The `live` alias, with SnapStart only. */
   readonly alias?: LambdaAlias;
   readonly role: IamRole;
@@ -117,6 +123,8 @@ export class DbtRunner extends Construct implements IGrantable {
       ...(snapStart ? { publish: true, snapStart: { applyOn: "PublishedVersions" } } : {}),
     });
     this.functionName = this.function.functionName;
+    this.invokePolicyArn =
+      `arn:${props.partition}:lambda:${props.region}:${props.accountId}:function:${name}` + (snapStart ? `:${LIVE_ALIAS}` : "");
     this.functionArn = this.function.arn;
     if (snapStart) {
       this.alias = new LambdaAlias(this, "live", {

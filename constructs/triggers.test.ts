@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { BuildStateMachine } from "./build-state-machine";
 import { DbtRunner } from "./dbt-runner";
 import { SecureBucket } from "./secure-bucket";
 import { RawTrigger, Triggers } from "./triggers";
@@ -15,9 +16,12 @@ function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean; s
       environment: {},
       snapStart: opts.snapStart,
     });
+    const build = new BuildStateMachine(stack, "build", { stateMachineName: "dev-dbt-build", accountId: "1", partition: "aws", region: "ap-southeast-2", runner });
     new Triggers(stack, "triggers", {
-      runner,
-      namePrefix: "dev-dbt-runner",
+      build,
+      namePrefix: "dev-dbt-build",
+      accountId: "1",
+      permissionsBoundary: "arn:aws:iam::1:policy/dev-platform-boundary",
       scheduleExpression: opts.schedule,
       rawBucket: opts.s3 ? raw : undefined,
       rawTrigger: opts.rawTrigger,
@@ -28,12 +32,15 @@ function build(opts: { schedule?: string; s3?: boolean; eventBridge?: boolean; s
 const both = build({ schedule: "cron(0 2 * * ? *)", s3: true });
 
 describe("Triggers", () => {
-  it("schedules the runner with an EventBridge rule", () => {
+  it("schedules a build: the rule starts the state machine, with the event as its input", () => {
     const rule = byPath(both, "aws_cloudwatch_event_rule", "triggers/schedule");
-    expect(rule).toMatchObject({ name: "dev-dbt-runner-schedule", schedule_expression: "cron(0 2 * * ? *)" });
+    expect(rule).toMatchObject({ name: "dev-dbt-build-schedule", schedule_expression: "cron(0 2 * * ? *)" });
     const target = byPath(both, "aws_cloudwatch_event_target", "triggers/schedule-target");
     expect(target.rule).toBe(ref(both, "aws_cloudwatch_event_rule", "triggers/schedule", "name"));
-    expect(target.arn).toBe(ref(both, "aws_lambda_function", "runner/function", "arn"));
+    expect(target.arn).toBe(ref(both, "aws_sfn_state_machine", "build/state-machine", "arn"));
+    expect(target.role_arn).toBe(ref(both, "aws_iam_role", "triggers/target/role", "arn"));
+    // No input, input_path or transformer: the event as EventBridge delivers it (the step contract).
+    for (const key of ["input", "input_path", "input_transformer"]) expect(target).not.toHaveProperty(key);
   });
 
   it("by default matches only the ingest manifests' Object Created events in the raw bucket", () => {
@@ -58,45 +65,42 @@ describe("Triggers", () => {
     expect(rule.description).toMatch(/one build per object/);
   });
 
-  it("lets EventBridge invoke the runner only from each rule's own ARN", () => {
-    const permissions = Object.values(ofType(both, "aws_lambda_permission"));
-    expect(permissions).toHaveLength(2);
-    const fn = ref(both, "aws_lambda_function", "runner/function", "function_name");
-    const sources = permissions.map((p) => {
-      expect(p).toMatchObject({ action: "lambda:InvokeFunction", principal: "events.amazonaws.com", function_name: fn });
-      return p.source_arn;
+  it("starts builds through one role that may start only this state machine, and no longer invokes the runner", () => {
+    const targets = Object.values(ofType(both, "aws_cloudwatch_event_target"));
+    const machine = ref(both, "aws_sfn_state_machine", "build/state-machine", "arn");
+    const role = ref(both, "aws_iam_role", "triggers/target/role", "arn");
+    expect(targets.map((t) => [t.arn, t.role_arn])).toEqual([[machine, role], [machine, role]]);
+    for (const t of targets) expect(t.depends_on).toEqual([expect.stringMatching(/^aws_iam_role_policy\.triggers_target_role-policy/)]);
+    expect(byPath(both, "aws_iam_role", "triggers/target/role")).toMatchObject({
+      name: "dev-dbt-build-trigger-role",
+      permissions_boundary: "arn:aws:iam::1:policy/dev-platform-boundary",
     });
-    expect(sources.sort()).toEqual(
-      [
-        ref(both, "aws_cloudwatch_event_rule", "triggers/schedule", "arn"),
-        ref(both, "aws_cloudwatch_event_rule", "triggers/raw-object-created", "arn"),
-      ].sort(),
-    );
+    const trust = byPath(both, "aws_iam_policy_document", "triggers/target/trust", "data").statement[0];
+    expect(trust).toMatchObject({
+      principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+      condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: ["1"] }],
+    });
+    expect(byPath(both, "aws_iam_policy_document", "triggers/target/policy", "data").statement).toEqual([
+      { sid: "StartBuild", effect: "Allow", actions: ["states:StartExecution"], resources: ["arn:aws:states:ap-southeast-2:1:stateMachine:dev-dbt-build"] },
+    ]);
+    // The rules reach the runner only through the state machine: no invoke permission is left.
+    expect(ofType(both, "aws_lambda_permission")).toEqual({});
   });
 
   it("creates nothing when both triggers are off, and only what is switched on otherwise", () => {
     const none = build({});
     expect(ofType(none, "aws_cloudwatch_event_rule")).toEqual({});
-    expect(ofType(none, "aws_lambda_permission")).toEqual({});
+    expect(ofType(none, "aws_cloudwatch_event_target")).toEqual({});
+    expect(Object.values(ofType(none, "aws_iam_role")).map((r) => r.name).sort()).toEqual(["dev-dbt-build-role", "dev-dbt-runner-role"]);
     const s3Only = Object.values(ofType(build({ s3: true }), "aws_cloudwatch_event_rule"));
-    expect(s3Only.map((r) => r.name)).toEqual(["dev-dbt-runner-raw-object-created"]);
+    expect(s3Only.map((r) => r.name)).toEqual(["dev-dbt-build-raw-object-created"]);
   });
 
-  it("invokes the live alias, and lets EventBridge invoke only that alias, when the runner uses SnapStart", () => {
+  it("still starts the state machine when the runner uses SnapStart (which then invokes the live alias)", () => {
     const snap = build({ schedule: "cron(0 2 * * ? *)", s3: true, snapStart: true });
-    const alias = ref(snap, "aws_lambda_alias", "runner/live", "arn");
-    const targets = Object.values(ofType(snap, "aws_cloudwatch_event_target"));
-    expect(targets.map((t) => t.arn)).toEqual([alias, alias]);
-    const permissions = Object.values(ofType(snap, "aws_lambda_permission"));
-    expect(permissions).toHaveLength(2);
-    for (const permission of permissions) {
-      expect(permission).toMatchObject({
-        function_name: ref(snap, "aws_lambda_function", "runner/function", "function_name"),
-        qualifier: ref(snap, "aws_lambda_alias", "runner/live", "name"),
-      });
-    }
-    // Without SnapStart: the unqualified function, no qualifier.
-    expect(Object.values(ofType(both, "aws_lambda_permission")).map((p) => p.qualifier)).toEqual([undefined, undefined]);
+    const machine = ref(snap, "aws_sfn_state_machine", "build/state-machine", "arn");
+    expect(Object.values(ofType(snap, "aws_cloudwatch_event_target")).map((t) => t.arn)).toEqual([machine, machine]);
+    expect(ofType(snap, "aws_lambda_permission")).toEqual({});
   });
 
   it("refuses an S3 trigger on a bucket that does not notify EventBridge", () => {

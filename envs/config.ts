@@ -75,6 +75,13 @@ export interface EnvironmentInput {
    * parse done during init and snapshotted. Billed for Python (cache and restores). Default false.
    */
   readonly snapStart?: boolean;
+  /**
+   * Seconds a build step keeps free before its invocation's deadline: the runner starts no dbt
+   * node it cannot finish by (remaining time - margin), and stops gracefully (cancelling its
+   * Athena queries) when the margin is reached. 30-300, and less than half of
+   * `lambdaTimeoutSeconds`. Default 60. Passed to the runner as `DBT_STEP_MARGIN_SECONDS`.
+   */
+  readonly stepMarginSeconds?: number;
 }
 
 export interface EnvironmentConfig {
@@ -108,6 +115,7 @@ export interface EnvironmentConfig {
   readonly artifactRetentionDays: number;
   readonly alertEmails: readonly string[];
   readonly snapStart: boolean;
+  readonly stepMarginSeconds: number;
 }
 
 export const DEFAULTS = {
@@ -124,7 +132,11 @@ export const DEFAULTS = {
   snapStart: false,
   athenaBytesScannedCutoff: 10 * 1024 ** 3,
   artifactRetentionDays: 90,
+  stepMarginSeconds: 60,
 } as const;
+
+/** The range of `stepMarginSeconds`. */
+export const STEP_MARGIN_SECONDS = { min: 30, max: 300 } as const;
 
 /** The longest prefix allowed; bucket names stay <= 63 chars with it (see constructs/data-lake). */
 export const BUCKET_PREFIX_MAX = 36;

@@ -39,6 +39,7 @@ describe("resolveEnvironment defaults", () => {
       artifactRetentionDays: 90,
       alertEmails: [],
       snapStart: false,
+      stepMarginSeconds: 60,
     });
     expect(config.scheduleExpression).toBeUndefined();
   });
@@ -129,6 +130,12 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
     [{ athenaBytesScannedCutoff: 1024 }, "athenaBytesScannedCutoff = 1024: must be an integer from 10485760"],
     [{ protectDataBuckets: 1 }, "protectDataBuckets = 1: must be true or false"],
     [{ snapStart: "on" }, 'snapStart = "on": must be true or false'],
+    [{ stepMarginSeconds: 29 }, "stepMarginSeconds = 29: must be an integer from 30 to 300"],
+    [{ stepMarginSeconds: 301 }, "stepMarginSeconds = 301: must be an integer from 30 to 300"],
+    [{ stepMarginSeconds: 45.5 }, "stepMarginSeconds = 45.5: must be an integer from 30 to 300"],
+    [{ stepMarginSeconds: "60" }, 'stepMarginSeconds = "60": must be an integer from 30 to 300'],
+    [{ stepMarginSeconds: 120, lambdaTimeoutSeconds: 200 }, "stepMarginSeconds = 120: must be at most half of lambdaTimeoutSeconds (200)"],
+    [{ lambdaTimeoutSeconds: 100 }, "stepMarginSeconds = 60: must be at most half of lambdaTimeoutSeconds (100)"],
     [{ defaultTags: { "aws:owner": "x" } }, 'defaultTags key "aws:owner": the "aws:" prefix is reserved'],
     [{ extraTags: { "": "x" } }, 'extraTags key "": must be 1-128 characters'],
     [{ extraTags: { Team: "a;b" } }, 'extraTags.Team = "a;b": must be a string of at most 256'],
@@ -149,7 +156,9 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
         ...base,
         bucketPrefix: "a".repeat(BUCKET_PREFIX_MAX),
         lambdaMemoryMb: 10240,
-        lambdaTimeoutSeconds: 1,
+        // The smallest timeout that leaves a step as much time to build as the smallest margin keeps.
+        lambdaTimeoutSeconds: 60,
+        stepMarginSeconds: 30,
         reservedConcurrency: 1,
         logRetentionDays: 3653,
         scheduleExpression: "rate(1 day)",
@@ -159,6 +168,7 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
       }),
     ).not.toThrow();
     expect(() => resolveEnvironment({ ...base, bucketPrefix: "abcd", scheduleExpression: "cron(15 3 ? * MON-FRI *)" })).not.toThrow();
+    expect(resolveEnvironment({ ...base, stepMarginSeconds: 300, lambdaTimeoutSeconds: 600 }).stepMarginSeconds).toBe(300);
   });
 
   it("reports every broken rule at once and names the environment", () => {

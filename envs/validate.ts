@@ -4,6 +4,7 @@ import {
   BUCKET_PREFIX_MIN,
   DEFAULTS,
   EnvironmentConfig,
+  STEP_MARGIN_SECONDS,
   EnvironmentInput,
 } from "./config";
 
@@ -204,6 +205,16 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     problems.push(`snapStart = ${show(snapStart)}: must be true or false`);
   }
 
+  const stepMarginSeconds = input.stepMarginSeconds ?? DEFAULTS.stepMarginSeconds;
+  checkInt(problems, "stepMarginSeconds", stepMarginSeconds, STEP_MARGIN_SECONDS.min, STEP_MARGIN_SECONDS.max);
+  // A step must keep at least as much time to build as it keeps in reserve, or it makes no progress.
+  if (Number.isInteger(stepMarginSeconds) && Number.isInteger(lambdaTimeoutSeconds) && stepMarginSeconds * 2 > lambdaTimeoutSeconds) {
+    problems.push(
+      `stepMarginSeconds = ${show(stepMarginSeconds)}: must be at most half of lambdaTimeoutSeconds (${show(lambdaTimeoutSeconds)}), ` +
+        "so each build step has time left to build",
+    );
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -231,5 +242,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     artifactRetentionDays,
     alertEmails: [...alertEmails],
     snapStart,
+    stepMarginSeconds,
   };
 }

@@ -62,6 +62,7 @@ describe("DataPlatformStack composition", () => {
       ENVIRONMENT: env,
       ARTIFACTS_BUCKET_NAME: ref(json, "aws_s3_bucket", "run-artifacts/bucket", "bucket"),
       ALERT_TOPIC_ARN: ref(json, "aws_sns_topic", "alerts/topic", "arn"),
+      DBT_STEP_MARGIN_SECONDS: "60",
     });
     expect(fn.kms_key_arn).toBe(refOnly(json, "aws_kms_key", "arn"));
     expect(byPath(json, "aws_cloudwatch_log_group", "dbt-runner/logs")).toMatchObject({ name: `/aws/lambda/${env}-dbt-runner`, retention_in_days: 14 });
@@ -138,15 +139,39 @@ describe("DataPlatformStack composition", () => {
     }
   });
 
-  it.each(envs)("%s triggers the runner on its schedule and on raw uploads", (env) => {
+  it.each(envs)("%s starts the build state machine on its schedule and on raw uploads", (env) => {
     const json = stacks[env];
     const rules = Object.values(ofType(json, "aws_cloudwatch_event_rule"));
-    expect(rules.map((r) => r.name).sort()).toEqual([`${env}-dbt-runner-raw-object-created`, `${env}-dbt-runner-schedule`]);
-    expect(Object.values(ofType(json, "aws_lambda_permission"))).toHaveLength(2);
+    expect(rules.map((r) => r.name).sort()).toEqual([`${env}-dbt-build-raw-object-created`, `${env}-dbt-build-schedule`]);
+    const machine = ref(json, "aws_sfn_state_machine", "build/state-machine", "arn");
+    expect(Object.values(ofType(json, "aws_cloudwatch_event_target")).map((t) => t.arn)).toEqual([machine, machine]);
+    // The rules no longer invoke the runner; nothing else needed those permissions.
+    expect(ofType(json, "aws_lambda_permission")).toEqual({});
     // Exactly one notification resource per bucket.
     const notified = Object.values(ofType(json, "aws_s3_bucket_notification")).map((n) => n.bucket);
     expect(new Set(notified).size).toBe(notified.length);
     expect(notified).toHaveLength(Object.keys(ofType(json, "aws_s3_bucket")).length);
+  });
+
+  it.each(envs)("%s runs builds in <env>-dbt-build: steps of the runner, logs under the stack's key", (env) => {
+    const json = stacks[env];
+    const machine = byPath(json, "aws_sfn_state_machine", "build/state-machine");
+    expect(machine).toMatchObject({ name: `${env}-dbt-build`, type: "STANDARD", tracing_configuration: { enabled: true } });
+    expect(machine.logging_configuration).toMatchObject({ level: "ALL", include_execution_data: false });
+    const definition = JSON.parse(machine.definition);
+    expect(definition.States.Step.Parameters.FunctionName).toBe(ref(json, "aws_lambda_function", "dbt-runner/function", "arn"));
+    const logs = byPath(json, "aws_cloudwatch_log_group", "build/logs");
+    expect(logs).toMatchObject({ name: `/aws/vendedlogs/states/${env}-dbt-build`, kms_key_id: refOnly(json, "aws_kms_key", "arn") });
+    // The key lets CloudWatch Logs encrypt that log group.
+    const keyPolicy = JSON.parse(only(json, "aws_kms_key").policy);
+    const logsStatement = keyPolicy.Statement.find((st: { Sid: string }) => st.Sid === "CloudWatchLogsEncryptsOwnLogGroups");
+    expect(logsStatement.Condition.ArnEquals["kms:EncryptionContext:aws:logs:arn"]).toContain(
+      `arn:\${data.aws_partition.partition.partition}:logs:ap-southeast-2:\${data.aws_caller_identity.account.account_id}:log-group:/aws/vendedlogs/states/${env}-dbt-build`,
+    );
+    for (const role of Object.values(ofType(json, "aws_iam_role"))) {
+      expect(role.permissions_boundary).toBe(byPath(json, "aws_iam_role", "dbt-runner/role").permissions_boundary);
+    }
+    expect(json.output.state_machine_arn.value).toBe(ref(json, "aws_sfn_state_machine", "build/state-machine", "arn"));
   });
 
   it("protects prod's buckets from destroy and lets every dev bucket go with its data", () => {
@@ -181,7 +206,8 @@ describe("DataPlatformStack composition", () => {
     const json = synthStack(new DataPlatformStack(Testing.app(), "snap", { config, rawTables: loadRawSources(FIXTURE_SOURCES) }));
     expect(byPath(json, "aws_lambda_function", "dbt-runner/function")).toMatchObject({ publish: true, snap_start: { apply_on: "PublishedVersions" } });
     const alias = ref(json, "aws_lambda_alias", "dbt-runner/live", "arn");
-    expect(Object.values(ofType(json, "aws_cloudwatch_event_target")).map((t) => t.arn)).toEqual([alias, alias]);
+    const definition = JSON.parse(byPath(json, "aws_sfn_state_machine", "build/state-machine").definition);
+    expect([definition.States.Step.Parameters.FunctionName, definition.States.RecordFailure.Parameters.FunctionName]).toEqual([alias, alias]);
   });
 });
 
@@ -190,7 +216,7 @@ describe("DataPlatformStack outputs", () => {
     const json = stacks[env];
     expect(Object.keys(json.output).sort()).toEqual(
       ["athena_workgroup", "data_buckets", "dead_letter_queue", "function_arn", "function_name", "glue_database", "log_group",
-        "artifacts_bucket", "alert_topic_arn", "ingest_function_name"].sort(),
+        "artifacts_bucket", "alert_topic_arn", "ingest_function_name", "state_machine_arn"].sort(),
     );
     expect(json.output.data_buckets.value).toEqual({
       raw: ref(json, "aws_s3_bucket", "raw/bucket", "bucket"),
@@ -245,8 +271,15 @@ describe("DataPlatformStack operations: artifacts bucket, alert topic, alarms", 
     expect(Object.keys(byName).sort()).toEqual(
       [
         ...[`${env}-dbt-runner`, `${env}-ingest`].flatMap((fn) => [`${fn}-duration`, `${fn}-errors`, `${fn}-throttles`, `${fn}-dlq-not-empty`]),
+        ...["failed", "timed-out", "aborted"].map((what) => `${env}-dbt-build-${what}`),
       ].sort(),
     );
+    const machine = ref(json, "aws_sfn_state_machine", "build/state-machine", "arn");
+    for (const [what, metric] of [["failed", "ExecutionsFailed"], ["timed-out", "ExecutionsTimedOut"], ["aborted", "ExecutionsAborted"]]) {
+      expect(byName[`${env}-dbt-build-${what}`]).toMatchObject({
+        namespace: "AWS/States", metric_name: metric, statistic: "Sum", threshold: 1, dimensions: { StateMachineArn: machine },
+      });
+    }
     for (const alarm of alarms) {
       expect(alarm.alarm_actions).toEqual([topicArn]);
       expect(alarm.treat_missing_data).toBe("notBreaching");

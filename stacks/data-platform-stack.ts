@@ -11,6 +11,8 @@ import { PlatformKey } from "../constructs/platform-key";
 import { RawTable } from "../constructs/dbt-sources";
 import { RawTables } from "../constructs/glue-raw-tables";
 import { Triggers } from "../constructs/triggers";
+import { BuildStateMachine } from "../constructs/build-state-machine";
+import { buildEventSource, grantPutBuildEvents } from "../constructs/build-events";
 import { RunArtifacts } from "../constructs/run-artifacts";
 import { Alerts } from "../constructs/alerts";
 import { IngestFunction } from "../constructs/ingest-function";
@@ -38,6 +40,8 @@ export class DataPlatformStack extends TerraformStack {
   readonly lake: DataLake;
   readonly runner: DbtRunner;
   readonly triggers: Triggers;
+  /** `<env>-dbt-build`: the triggers' builds, in Lambda-sized steps, one at a time. */
+  readonly build: BuildStateMachine;
   readonly artifacts: RunArtifacts;
   readonly alerts: Alerts;
   /** The seed pipeline's ingestion function (unless `ingestFunction` is off). */
@@ -71,10 +75,15 @@ export class DataPlatformStack extends TerraformStack {
 
     const functionName = `${env}-dbt-runner`;
     const ingestName = `${env}-ingest`;
+    const buildName = `${env}-dbt-build`;
     const key = new PlatformKey(this, "platform-key", {
       ...aws,
       alias: `${env}-dbt-platform`,
-      logGroupNames: [`/aws/lambda/${functionName}`, ...(config.ingestFunction ? [`/aws/lambda/${ingestName}`] : [])],
+      logGroupNames: [
+        `/aws/lambda/${functionName}`,
+        ...(config.ingestFunction ? [`/aws/lambda/${ingestName}`] : []),
+        BuildStateMachine.logGroupName(buildName),
+      ],
       encryptsAlarmTopics: true,
     });
 
@@ -128,6 +137,8 @@ export class DataPlatformStack extends TerraformStack {
         ENVIRONMENT: env,
         ARTIFACTS_BUCKET_NAME: this.artifacts.bucketName,
         ALERT_TOPIC_ARN: this.alerts.topicArn,
+        // The time a build step keeps before its deadline (the state machine's steps).
+        DBT_STEP_MARGIN_SECONDS: String(config.stepMarginSeconds),
       },
     });
     this.lake.raw.grantRead(this.runner);
@@ -161,9 +172,24 @@ export class DataPlatformStack extends TerraformStack {
       this.alerts.alarmDeadLetterQueues([{ name: `${ingestName}-dlq` }]);
     }
 
-    this.triggers = new Triggers(this, "triggers", {
+    // Downstream consumers subscribe to "dbt build finished" events of this env's source only.
+    grantPutBuildEvents(this.runner, { ...aws, source: buildEventSource(env) });
+
+    this.build = new BuildStateMachine(this, "build", {
+      ...aws,
+      stateMachineName: buildName,
       runner: this.runner,
-      namePrefix: functionName,
+      kmsKeyArn: key.keyArn,
+      permissionsBoundary,
+      logRetentionDays: config.logRetentionDays,
+    });
+    this.alerts.alarmStateMachines([{ name: buildName, arn: this.build.stateMachineArn }]);
+
+    this.triggers = new Triggers(this, "triggers", {
+      build: this.build,
+      namePrefix: buildName,
+      accountId,
+      permissionsBoundary,
       scheduleExpression: config.scheduleExpression,
       rawBucket: config.s3EventTrigger ? this.lake.raw : undefined,
       rawTrigger: config.rawTrigger,
@@ -179,6 +205,10 @@ export class DataPlatformStack extends TerraformStack {
     });
     new TerraformOutput(this, "function_name", { value: this.runner.functionName });
     new TerraformOutput(this, "function_arn", { value: this.runner.functionArn });
+    new TerraformOutput(this, "state_machine_arn", {
+      description: "The build state machine the schedule and the raw trigger start",
+      value: this.build.stateMachineArn,
+    });
     new TerraformOutput(this, "glue_database", { value: this.lake.database.name });
     new TerraformOutput(this, "athena_workgroup", { value: this.lake.workgroupName });
     new TerraformOutput(this, "log_group", { value: this.runner.logGroup.name });

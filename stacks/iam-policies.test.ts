@@ -34,10 +34,11 @@ function openGrants(json: TfJson): string[] {
 }
 
 /**
- * The only "*" resource AWS forces on an identity policy here: X-Ray has no resource-level
- * permissions. Anything new must be justified.
+ * The only "*" resources AWS forces on an identity policy here: X-Ray and CloudWatch Logs'
+ * vended-log delivery (the state machine's logging) have no resource-level permissions.
+ * Anything new must be justified.
  */
-const ALLOWED_OPEN = ["dbt-runner_policy/XRayTracing", "ingest_policy/XRayTracing"];
+const ALLOWED_OPEN = ["dbt-runner_policy/XRayTracing", "ingest_policy/XRayTracing", "build_policy/XRayTracing", "build_policy/DeliverLogs"];
 
 function runnerStatements(json: TfJson): Record<string, Statement> {
   const [, statements] = documents(json).find(([id]) => id.startsWith("dbt-runner_policy_"))!;
@@ -82,6 +83,50 @@ describe("IAM: no new '*' resource", () => {
   });
 });
 
+describe("IAM: the build state machine and its triggers", () => {
+  it.each(envs)("%s spells the ARNs in role policies from names, so no policy is re-read at apply when a resource changes", (env) => {
+    // A document that references a managed resource is deferred to apply whenever that resource
+    // has a pending change (every code deploy), and its role policy then shows as changed.
+    for (const [id, statements] of documents(stacks[env])) {
+      if (!/^(build|triggers_target)_policy_/.test(id)) continue;
+      expect(JSON.stringify(statements), id).not.toMatch(/\$\{aws_(lambda_function|lambda_alias|sfn_state_machine)\./);
+    }
+  });
+
+  const statementsOf = (json: TfJson, prefix: string) =>
+    Object.fromEntries(documents(json).find(([id]) => id.startsWith(prefix))![1].map((s) => [s.sid!, s]));
+
+  it.each(envs)("%s lets the state machine invoke only this env's runner and list only its own executions", (env) => {
+    const json = stacks[env];
+    const s = statementsOf(json, "build_policy_");
+    expect(Object.keys(s)).toEqual(["InvokeRunner", "ListOwnExecutions", "DeliverLogs", "XRayTracing"]);
+    const account = ref(json, "aws_caller_identity", "account", "account_id", "data");
+    const partition = ref(json, "aws_partition", "partition", "partition", "data");
+    expect(s.InvokeRunner).toMatchObject({
+      actions: ["lambda:InvokeFunction"],
+      resources: [`arn:${partition}:lambda:ap-southeast-2:${account}:function:${env}-dbt-runner`],
+    });
+    expect(s.ListOwnExecutions).toMatchObject({
+      actions: ["states:ListExecutions"],
+      resources: [`arn:${partition}:states:ap-southeast-2:${account}:stateMachine:${env}-dbt-build`],
+    });
+  });
+
+  it.each(envs)("%s lets the rules start only the build state machine", (env) => {
+    const json = stacks[env];
+    const account = ref(json, "aws_caller_identity", "account", "account_id", "data");
+    const partition = ref(json, "aws_partition", "partition", "partition", "data");
+    expect(Object.values(statementsOf(json, "triggers_target_policy_"))).toEqual([
+      {
+        sid: "StartBuild",
+        effect: "Allow",
+        actions: ["states:StartExecution"],
+        resources: [`arn:${partition}:states:ap-southeast-2:${account}:stateMachine:${env}-dbt-build`],
+      },
+    ]);
+  });
+});
+
 describe("IAM: the runner's role policy, statement by statement", () => {
   it.each(envs)("%s has exactly the expected statements", (env) => {
     expect(Object.keys(runnerStatements(stacks[env]))).toEqual([
@@ -103,6 +148,7 @@ describe("IAM: the runner's role policy, statement by statement", () => {
       "WriteCiRunRecords",
       "PublishAlerts",
       "GenerateDataKeyWithPlatformKey",
+      "PutBuildEvents",
     ]);
   });
 
@@ -154,6 +200,14 @@ describe("IAM: the runner's role policy, statement by statement", () => {
     expect(s.WriteCiRunRecords).toMatchObject({ actions: ["s3:PutObject"], resources: [`${artifacts}/ci/*`] });
     expect(s.PublishAlerts).toMatchObject({ actions: ["sns:Publish"], resources: [refOnly(json, "aws_sns_topic", "arn")] });
     expect(s.GenerateDataKeyWithPlatformKey).toMatchObject({ actions: ["kms:GenerateDataKey"], resources: [refOnly(json, "aws_kms_key", "arn")] });
+    // "dbt build finished" events: the default bus only, and only under this env's own source.
+    expect(s.PutBuildEvents).toEqual({
+      sid: "PutBuildEvents",
+      effect: "Allow",
+      actions: ["events:PutEvents"],
+      resources: [`arn:${partition}:events:ap-southeast-2:${account}:event-bus/default`],
+      condition: [{ test: "StringEquals", variable: "events:source", values: [`dbt-lambda.${env}`] }],
+    });
   });
 
   it.each(envs)("%s never grants a service-wide action or raw-zone writes", (env) => {

@@ -6,7 +6,7 @@ import { parseBootstrapArgs, UsageError } from "./args";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { checkLambdaConcurrency } from "./account-preflight";
 import { boundaryPolicy } from "./boundary-policy";
-import { deployPolicy, deployScope } from "./deploy-policy";
+import { deployPolicy, deployScope, LOG_DELIVERY_ACTIONS } from "./deploy-policy";
 import { ensureGitHubVariables, ensureRepositoryVariables } from "./github-env";
 import { boundaryPolicyArn, deployRoleName, glueDatabaseName, planRoleName, stateBucketName, stateKey, stateKeyPrefix } from "./names";
 import { planPolicy } from "./plan-policy";
@@ -185,13 +185,16 @@ describe("deployPolicy", () => {
     }
   });
 
-  it('uses "*" only where IAM accepts nothing narrower, and then with a condition or a list-only action', () => {
+  it('uses "*" only where IAM accepts nothing narrower, and then with a condition, a list-only action or log delivery', () => {
     const wildcard = policyFor("dev").Statement.filter((s) => [s.Resource].flat().includes("*"));
-    expect(wildcard.map((s) => s.Sid).sort()).toEqual(["CreateEnvironmentKey", "ListKeyAliases"]);
+    expect(wildcard.map((s) => s.Sid).sort()).toEqual(["CreateEnvironmentKey", "ListKeyAliases", "LogDelivery", "ValidateStateMachineDefinitions"]);
     expect(wildcard.find((s) => s.Sid === "CreateEnvironmentKey")?.Condition).toEqual({
       StringEquals: { "aws:RequestTag/Environment": "dev" },
     });
     expect(wildcard.find((s) => s.Sid === "ListKeyAliases")?.Action).toBe("kms:ListAliases");
+    // A state machine's logging: CloudWatch Logs' vended-log delivery has no resource-level permissions.
+    expect(wildcard.find((s) => s.Sid === "LogDelivery")?.Action).toEqual([...LOG_DELIVERY_ACTIONS]);
+    expect(wildcard.find((s) => s.Sid === "ValidateStateMachineDefinitions")?.Action).toBe("states:ValidateStateMachineDefinition");
   });
 
   it("gives dev nothing of prod's", () => {

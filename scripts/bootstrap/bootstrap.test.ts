@@ -374,10 +374,12 @@ describe("bootstrap against moto_server", () => {
     expect(bySid.TerraformStateObjects.Resource).toBe(`arn:aws:s3:::${BUCKET}/dbt-lambda-platform/dev/*`);
     expect(bySid.DataBuckets.Resource).toBe("arn:aws:s3:::dbt-lambda-dev-*");
     expect(bySid.LambdaFunctions.Resource).toBe(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:dev-*`);
-    expect(bySid.PassStackRolesToLambda.Condition).toEqual({ StringEquals: { "iam:PassedToService": "lambda.amazonaws.com" } });
+    expect(bySid.PassStackRoles.Condition).toEqual({
+      StringEquals: { "iam:PassedToService": ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"] },
+    });
     // "*" only where IAM accepts nothing narrower (see bootstrap-units.test.ts).
     const wildcards = permissions.filter((s) => [s.Resource].flat().includes("*")).map((s) => s.Sid);
-    expect(wildcards.sort()).toEqual(["CreateEnvironmentKey", "ListKeyAliases"]);
+    expect(wildcards.sort()).toEqual(["CreateEnvironmentKey", "ListKeyAliases", "LogDelivery", "ValidateStateMachineDefinitions"]);
     // Roles only with the boundary, which the deploy role can neither change nor remove.
     expect(bySid.BoundedStackRoles).toEqual({
       Sid: "BoundedStackRoles",
@@ -499,7 +501,7 @@ describe("bootstrap against moto_server", () => {
     expect(run.stdout).toContain("versioning: updated");
     expect(run.stdout).toContain("bucket policy (deny non-TLS requests): updated");
     expect(run.stdout).toContain(`deploy role ${DEV_ROLE}: updated (trust policy)`);
-    expect(run.stdout).toContain("boundary policy dev-platform-boundary: updated (new default version, 9 statements)");
+    expect(run.stdout).toContain("boundary policy dev-platform-boundary: updated (new default version, 13 statements)");
     expect(run.stdout).toContain("Done: created 0, updated 4");
 
     expect((await s3.send(new GetBucketVersioningCommand({ Bucket: BUCKET }))).Status).toBe("Enabled");
@@ -618,16 +620,16 @@ describe("bootstrap against moto_server", () => {
     const inScope = (r: string) =>
       /^arn:aws:s3:::dbt-lambda-dev-[a-z-]+-\*(\/|$)/.test(r) ||
       r.startsWith(`arn:aws:glue:${REGION}:${ACCOUNT}:`) && /(catalog|dbt_lambda_dev)/.test(r) ||
-      new RegExp(`^arn:aws:(logs|sqs|athena|sns|kms):${REGION}:${ACCOUNT}:`).test(r);
+      new RegExp(`^arn:aws:(logs|sqs|athena|sns|kms|lambda|states|events):${REGION}:${ACCOUNT}:`).test(r);
     for (const st of statements) {
       expect(st.Effect).toBe("Allow");
       for (const resource of [st.Resource].flat() as string[]) {
         if (resource === "*") {
-          expect(st.Sid).toBe("XRayTracing");
+          expect(["XRayTracing", "LogDelivery"]).toContain(st.Sid);
           continue;
         }
         expect(inScope(resource), `${st.Sid}: ${resource}`).toBe(true);
-        if (/:(logs|sqs|athena|sns):/.test(resource)) expect(resource).toMatch(/[:/]dev-/);
+        if (/:(logs|sqs|athena|sns|lambda|states):/.test(resource)) expect(resource).toMatch(/[:/]dev-/);
       }
     }
     // The raw zone is written under raw/ and manifests/ only; the KMS key only by its tag.
@@ -635,6 +637,11 @@ describe("bootstrap against moto_server", () => {
     expect(rawWrites.sort()).toEqual(["arn:aws:s3:::dbt-lambda-dev-raw-*/manifests/*", "arn:aws:s3:::dbt-lambda-dev-raw-*/raw/*"]);
     expect(bySid.EnvironmentKey.Condition).toEqual({ StringEquals: { "aws:ResourceTag/Environment": "dev" } });
     expect(bySid.PublishAlerts).toMatchObject({ Action: "sns:Publish", Resource: `arn:aws:sns:${REGION}:${ACCOUNT}:dev-*` });
+    // Events on the default bus only under dev's own source.
+    expect(bySid.PutBuildEvents).toMatchObject({
+      Resource: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
+      Condition: { StringEquals: { "events:source": "dbt-lambda.dev" } },
+    });
     const policy = await iam.send(new GetPolicyCommand({ PolicyArn: DEV_BOUNDARY }));
     expect(policy.Policy?.Description).toContain("Permissions boundary of every IAM role the dev data platform stack creates");
   });

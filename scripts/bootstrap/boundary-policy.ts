@@ -1,12 +1,14 @@
+import { buildEventSource } from "../../constructs/build-events";
 import { ATHENA_QUERY_ACTIONS, GLUE_READ_ACTIONS, GLUE_WRITE_ACTIONS } from "../../constructs/dbt-actions";
-import type { DeployScope } from "./deploy-policy";
+import { LOG_DELIVERY_ACTIONS, type DeployScope } from "./deploy-policy";
 import { glueDatabaseName } from "./names";
 import type { PolicyDocument } from "./policy-document";
 
 /**
  * `<env>-platform-boundary`: the most any role of the environment's stack may ever do, whatever
  * policy the deploy role writes into it. The union of what the stack's own roles need (the dbt
- * runner; the ingest function; alerts and run artifacts), each statement scoped to the
+ * runner; the ingest function; alerts and run artifacts; the build state machine and the rules
+ * that start it), each statement scoped to the
  * environment's resources by name, as the deploy policy is: buckets `<bucketPrefix>-<kind>-*`,
  * Glue database `<bucketPrefix with underscores>` (and dbt's `<db>_<schema>` ones), everything
  * else `<env>-*`; the KMS key by its `Environment` tag.
@@ -34,11 +36,41 @@ export function boundaryPolicy(scope: DeployScope): PolicyDocument {
         Resource: arn("sqs", `${env}-*`),
       },
       {
-        // X-Ray has no resource-level permissions: AWS accepts only "*" for these two actions.
+        // X-Ray has no resource-level permissions: AWS accepts only "*" for these actions
+        // (the sampling reads are the state machine's tracing).
         Sid: "XRayTracing",
         Effect: "Allow",
-        Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
         Resource: "*",
+      },
+      {
+        // The state machine's logging: CloudWatch Logs' vended-log delivery, "*" only (AWS requires it).
+        Sid: "LogDelivery",
+        Effect: "Allow",
+        Action: [...LOG_DELIVERY_ACTIONS, "logs:DescribeLogGroups"],
+        Resource: "*",
+      },
+      {
+        // The build state machine invokes the env's functions (a SnapStart runner through its alias).
+        Sid: "InvokeFunctions",
+        Effect: "Allow",
+        Action: "lambda:InvokeFunction",
+        Resource: arn("lambda", `function:${env}-*`),
+      },
+      {
+        // The build's queue lists its own executions; the trigger rules start them.
+        Sid: "BuildExecutions",
+        Effect: "Allow",
+        Action: ["states:ListExecutions", "states:StartExecution"],
+        Resource: arn("states", `stateMachine:${env}-*`),
+      },
+      {
+        // "dbt build finished" events, on the default bus, only under the env's own source.
+        Sid: "PutBuildEvents",
+        Effect: "Allow",
+        Action: "events:PutEvents",
+        Resource: arn("events", "event-bus/default"),
+        Condition: { StringEquals: { "events:source": buildEventSource(env) } },
       },
       {
         // Decrypt for the function's environment; GenerateDataKey to publish to a topic encrypted with the key.

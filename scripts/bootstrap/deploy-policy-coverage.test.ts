@@ -73,6 +73,7 @@ const COVERAGE: Record<string, { sid: string; arn?: (r: Resource, region: string
     sid: "MetricAlarms",
     arn: (r, region) => `arn:aws:cloudwatch:${region}:${ACCOUNT}:alarm:${r.alarm_name}`,
   },
+  aws_sfn_state_machine: { sid: "StateMachines", arn: (r, region) => `arn:aws:states:${region}:${ACCOUNT}:stateMachine:${r.name}` },
   aws_kms_alias: { sid: "EnvironmentKeyAlias", arn: (r, region) => `arn:aws:kms:${region}:${ACCOUNT}:${r.name}` },
 };
 /**
@@ -100,6 +101,20 @@ const LIFECYCLE_CALLS: Record<string, string[]> = {
   aws_cloudwatch_event_rule: ["events:PutRule", "events:DescribeRule", "events:DeleteRule"],
   aws_sns_topic: ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic"],
   aws_cloudwatch_metric_alarm: ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"],
+  aws_sfn_state_machine: [
+    // Called before every create and update (moto lacks it: scripts/rehearse/gaps.py).
+    "states:ValidateStateMachineDefinition",
+    "states:CreateStateMachine",
+    "states:DescribeStateMachine",
+    "states:UpdateStateMachine",
+    "states:DeleteStateMachine",
+    "states:ListStateMachineVersions",
+    "states:ListTagsForResource",
+    // Its logging configuration: CloudWatch Logs checks the caller's delivery permissions too.
+    "logs:CreateLogDelivery",
+    "logs:ListLogDeliveries",
+  ],
+  aws_cloudwatch_event_target: ["events:PutTargets"],
 };
 
 /**
@@ -153,6 +168,7 @@ const REFRESH_CALLS: Record<string, string[]> = {
   aws_sns_topic_policy: ["sns:GetTopicAttributes"],
   aws_sns_topic_subscription: ["sns:GetSubscriptionAttributes"],
   aws_cloudwatch_metric_alarm: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
+  aws_sfn_state_machine: ["states:DescribeStateMachine", "states:ListStateMachineVersions", "states:ListTagsForResource"],
 };
 
 /** Whether an Allow statement grants `action` (on `arn`, when the resource has a known ARN). */
@@ -254,6 +270,21 @@ describe.each([
       for (const type of await uncoveredResourceTypes(action, resources)) missing.push(`${action}: ${type}`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it("may pass each of the stack's roles to the service that assumes it, and to no other", () => {
+    const passed = bySid.get("PassStackRoles")!;
+    expect(passed.Action).toBe("iam:PassRole");
+    const services = new Set([passed.Condition?.StringEquals?.["iam:PassedToService"] ?? []].flat());
+    const trusted = Object.values(stack().resource.aws_iam_role ?? {}).flatMap((role) => {
+      const document = String(role.assume_role_policy).replace(/^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/, "$1");
+      const statements = (stack().data.aws_iam_policy_document[document] as { statement: { principals: { identifiers: string[] }[] }[] }).statement;
+      return statements.flatMap((st) => st.principals.flatMap((p) => p.identifiers));
+    });
+    expect([...new Set(trusted)].sort()).toEqual([...services].sort());
+    for (const role of Object.values(stack().resource.aws_iam_role ?? {})) {
+      expect(allows(policy.Statement, "iam:PassRole", `arn:aws:iam::${ACCOUNT}:role/${role.name}`), String(role.name)).toBe(true);
+    }
   });
 
   it("tags every resource with the Environment the KMS statements are conditioned on", () => {

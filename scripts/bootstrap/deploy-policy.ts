@@ -3,6 +3,31 @@ import type { Environment } from "./args";
 import { boundaryPolicyArn, glueDatabaseName, stateKeyPrefix } from "./names";
 import type { PolicyDocument, PolicyStatement } from "./policy-document";
 
+/** The services the stack's roles are passed to: functions, the build state machine, its rules. */
+export const STACK_ROLE_SERVICES = ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"] as const;
+
+/**
+ * CloudWatch Logs' vended-log delivery, which a state machine's logging uses; AWS documents these
+ * for the state machine's role and for whoever creates or updates it, on "*" only.
+ */
+export const LOG_DELIVERY_ACTIONS = [
+  "logs:CreateLogDelivery",
+  "logs:GetLogDelivery",
+  "logs:UpdateLogDelivery",
+  "logs:DeleteLogDelivery",
+  "logs:ListLogDeliveries",
+  "logs:PutResourcePolicy",
+  "logs:DescribeResourcePolicies",
+] as const;
+
+/** The env's log groups: its functions' and its state machine's (`/aws/vendedlogs/states/<env>-*`). */
+export function logGroupArns(arn: (service: string, resource: string) => string, env: string): string[] {
+  return [`/aws/lambda/${env}-*`, `/aws/vendedlogs/states/${env}-*`].flatMap((name) => [
+    arn("logs", `log-group:${name}`),
+    arn("logs", `log-group:${name}:*`),
+  ]);
+}
+
 /** Where the stack of one environment lives and how its resources are named. */
 export interface DeployScope {
   readonly partition: string;
@@ -38,7 +63,7 @@ export function deployScope(
  * What `terraform plan/apply/destroy` of one environment's stack needs, each statement limited
  * to that environment's resources by the stack's names: buckets `<bucketPrefix>-*`, Glue
  * database `<bucketPrefix with underscores>`, everything else `<env>-*` (function, layer, role,
- * log group, queue, rules, workgroup, key alias); the KMS key, which has no name, by its
+ * log groups, queue, rules, workgroup, state machine, key alias); the KMS key, which has no name, by its
  * `Environment` tag (the provider's default_tags put it on every resource). Roles are created,
  * given policies and changed only while they carry the environment's permissions boundary, which
  * the role cannot edit, delete or take off: whatever it writes into a role stays inside it.
@@ -241,12 +266,13 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
       Resource: arn("iam", "role/*", false),
     },
     {
-      // The stack's roles may be handed to Lambda and nothing else.
-      Sid: "PassStackRolesToLambda",
+      // The stack's roles may be handed to its functions, its state machine and the rules that
+      // start it, and to nothing else.
+      Sid: "PassStackRoles",
       Effect: "Allow",
       Action: "iam:PassRole",
       Resource: stackRoles,
-      Condition: { StringEquals: { "iam:PassedToService": "lambda.amazonaws.com" } },
+      Condition: { StringEquals: { "iam:PassedToService": [...STACK_ROLE_SERVICES] } },
     },
     {
       Sid: "LogGroups",
@@ -265,7 +291,15 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "logs:UntagResource",
         "logs:UntagLogGroup",
       ],
-      Resource: [arn("logs", `log-group:/aws/lambda/${env}-*`), arn("logs", `log-group:/aws/lambda/${env}-*:*`)],
+      Resource: logGroupArns(arn, env),
+    },
+    {
+      // Creating or changing a state machine with logging sets up CloudWatch Logs' vended-log
+      // delivery on the caller's behalf: AWS requires "*" for these actions (no resource-level permissions).
+      Sid: "LogDelivery",
+      Effect: "Allow",
+      Action: [...LOG_DELIVERY_ACTIONS],
+      Resource: "*",
     },
     {
       // DescribeLogGroups is a list call: IAM scopes it no narrower than all log groups of the region.
@@ -288,6 +322,30 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
         "sqs:UntagQueue",
       ],
       Resource: arn("sqs", `${env}-*`),
+    },
+    {
+      // The build state machine `<env>-dbt-build` (versions and aliases are not used).
+      Sid: "StateMachines",
+      Effect: "Allow",
+      Action: [
+        "states:CreateStateMachine",
+        "states:DescribeStateMachine",
+        "states:UpdateStateMachine",
+        "states:DeleteStateMachine",
+        "states:ListStateMachineVersions",
+        "states:ListTagsForResource",
+        "states:TagResource",
+        "states:UntagResource",
+      ],
+      Resource: arn("states", `stateMachine:${env}-*`),
+    },
+    {
+      // The provider validates a definition before it creates or updates a state machine; IAM
+      // authorizes ValidateStateMachineDefinition only on "*" (it reads nothing of the account).
+      Sid: "ValidateStateMachineDefinitions",
+      Effect: "Allow",
+      Action: "states:ValidateStateMachineDefinition",
+      Resource: "*",
     },
     {
       Sid: "EventRules",

@@ -1,4 +1,4 @@
-import type { DeployScope } from "./deploy-policy";
+import { logGroupArns, type DeployScope } from "./deploy-policy";
 import { glueDatabaseName, stateKey } from "./names";
 import type { PolicyDocument } from "./policy-document";
 
@@ -102,7 +102,7 @@ export function planPolicy(scope: DeployScope): PolicyDocument {
         Sid: "LogGroupsRead",
         Effect: "Allow",
         Action: ["logs:ListTagsForResource", "logs:ListTagsLogGroup"],
-        Resource: [arn("logs", `log-group:/aws/lambda/${env}-*`), arn("logs", `log-group:/aws/lambda/${env}-*:*`)],
+        Resource: logGroupArns(arn, env),
       },
       {
         // DescribeLogGroups is a list call: IAM scopes it no narrower than all log groups of the region.
@@ -129,6 +129,13 @@ export function planPolicy(scope: DeployScope): PolicyDocument {
         Effect: "Allow",
         Action: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
         Resource: arn("cloudwatch", `alarm:${env}-*`),
+      },
+      {
+        // The definition, role, logging and tracing settings: configuration only, never an execution.
+        Sid: "StateMachinesRead",
+        Effect: "Allow",
+        Action: ["states:DescribeStateMachine", "states:ListStateMachineVersions", "states:ListTagsForResource"],
+        Resource: arn("states", `stateMachine:${env}-*`),
       },
       {
         Sid: "EventRulesRead",

@@ -130,6 +130,60 @@ def _test_event_pattern(app):
     return serve
 
 
+def _validate_state_machine_definition(app):
+    """moto 5.2.5 has no Step Functions ValidateStateMachineDefinition, which the aws provider calls
+    before it creates or updates a state machine (moto answers 500 and the provider retries for
+    ever). This answers it with the structural checks a definition must pass: JSON, StartAt and
+    every transition naming a state. The full Amazon States Language check is asl-validator's
+    (stacks/state-machine-definition.test.ts)."""
+
+    def serve(environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET") != "AWSStepFunctions.ValidateStateMachineDefinition":
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        problems = definition_problems(request.get("definition", ""))
+        diagnostics = [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": p} for p in problems]
+        body = json.dumps({"result": "FAIL" if problems else "OK", "diagnostics": diagnostics}).encode()
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
+
+
+def _list_state_machine_versions(app):
+    """moto 5.2.5 has no Step Functions ListStateMachineVersions, which the aws provider calls when it
+    reads a state machine back (moto answers 500 and the provider retries for ever). The stacks never
+    publish versions, so this answers as AWS does for such a state machine: no versions."""
+
+    def serve(environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET") != "AWSStepFunctions.ListStateMachineVersions":
+            return app(environ, start_response)
+        body = json.dumps({"stateMachineVersions": []}).encode()
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
+
+
+def definition_problems(text: str) -> list[str]:
+    """What makes a state machine definition unusable: not JSON, no StartAt, a transition to no state."""
+    try:
+        definition = json.loads(text)
+    except ValueError as err:
+        return [f"definition is not JSON: {err}"]
+    states = definition.get("States") if isinstance(definition, dict) else None
+    if not isinstance(states, dict) or not states:
+        return ["definition has no States"]
+    problems = [] if definition.get("StartAt") in states else [f"StartAt {definition.get('StartAt')!r} is no state"]
+    for name, state in states.items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [rule.get("Next") for rule in state.get("Choices", [])]
+        targets += [catcher.get("Next") for catcher in state.get("Catch", [])]
+        problems += [f"state {name!r}: transition to {t!r}, which is no state" for t in targets if t is not None and t not in states]
+    return problems
+
+
 def _region_of(authorization: str) -> str:
     # SigV4: Credential=<key>/<date>/<region>/<service>/aws4_request
     parts = authorization.split("Credential=", 1)[-1].split("/")

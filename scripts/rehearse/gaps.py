@@ -34,7 +34,7 @@ PROVIDER_EMULATOR_SETTINGS: dict[str, Any] = {  # TLS is verified: SSL_CERT_FILE
 #: Services the stacks call; each gets moto's endpoint (keys as the provider's `endpoints` block names them).
 PROVIDER_ENDPOINT_SERVICES = (
     "athena", "cloudwatch", "cloudwatchlogs", "events", "glue", "iam", "kms", "lambda",
-    "s3", "sns", "sqs", "sts",
+    "s3", "sfn", "sns", "sqs", "sts",
 )
 #: The same for the S3 backend (its own settings; see `terraform init -backend-config`).
 BACKEND_EMULATOR_SETTINGS = (
@@ -88,9 +88,32 @@ EMULATOR_ANSWERS: dict[str, str] = {
         "with the default quota, 1000 net of the functions' reservations; moto enforces Lambda's "
         "100-unreserved rule against that quota."
     ),
+    "_validate_state_machine_definition": (
+        "moto 5.2.5 has no Step Functions ValidateStateMachineDefinition, which the aws provider calls before "
+        "it creates a state machine; moto's 500 makes the provider retry for ever. Answered with the structural "
+        "checks (JSON, StartAt, every transition naming a state); the full ASL check is asl-validator's, in the "
+        "TypeScript tests of the synthesized definition."
+    ),
+    "_list_state_machine_versions": (
+        "moto 5.2.5 has no Step Functions ListStateMachineVersions, which the aws provider calls when it reads "
+        "a state machine back; moto's 500 makes the provider retry for ever. The stacks never publish versions, "
+        "so it is answered as AWS answers for them: no versions."
+    ),
     "_test_event_pattern": (
         "moto 5.2.5's TestEventPattern answers nothing: answered with moto's own matcher, the one that "
         "routes PutEvents to the rules' targets, so the seed-pipeline step asks the deployed rule itself."
+    ),
+}
+
+#: Differences of moto's ASL interpreter (moto.stepfunctions.parser) that running the build state
+#: machine's definition locally meets (scripts/testing/asl_interpreter.py: function name -> reason).
+INTERPRETER_PATCHES: dict[str, str] = {
+    "patch_aws_sdk_casing": (
+        "AWS SDK integrations take and return PascalCase names (StateMachineArn; Executions[*].ExecutionArn), "
+        "as the Step Functions docs say; moto 5.2.5 passes the Parameters to boto3 unchanged (KeyError "
+        "'StateMachineArn') and returns boto3's camelCase answer, so the build queue's listExecutions fails. "
+        "Patched to convert both ways with botocore's shapes, as LocalStack's interpreter, which moto's is a "
+        "port of, does."
     ),
 }
 

@@ -35,7 +35,8 @@ def check_stack(clients: Callable[[str], Any], stack: dict[str, Any], outputs: d
     buckets = out["data_buckets"]
     _buckets(clients("s3"), stack, found)
     _function(clients("lambda"), stack, out, buckets, env, found)
-    _rules(clients("events"), clients("lambda"), stack, out, found)
+    _rules(clients("events"), stack, out, found)
+    _state_machine(clients("stepfunctions"), clients("logs"), stack, out, found)
     _glue(clients("glue"), stack, out, found)
     _athena(clients("athena"), out, buckets, found)
     _logs_queue_key(clients("logs"), clients("sqs"), clients("kms"), out, found)
@@ -109,11 +110,14 @@ def _function(lam, stack, out, buckets, env, found: Findings) -> None:
         found.expect(got == reserved, f"{name}: reserved concurrency {got}, expected {reserved}")
 
 
-def _rules(events, lam, stack, out, found: Findings) -> None:
-    function_arn = out["function_arn"]
-    policy = json.loads(lam.get_policy(FunctionName=out["function_name"])["Policy"])
-    allowed = {s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"] if s["Principal"] == {"Service": "events.amazonaws.com"}}
-    for rule in resources(stack, "aws_cloudwatch_event_rule"):
+def _rules(events, stack, out, found: Findings) -> None:
+    """Each build rule starts the build state machine, through the rules' own role, with the event unchanged."""
+    machine = out["state_machine_arn"]
+    build = resources(stack, "aws_sfn_state_machine")[0]["name"]
+    roles = {r["name"] for r in resources(stack, "aws_iam_role") if r["name"].endswith("-trigger-role")}
+    rules = [r for r in resources(stack, "aws_cloudwatch_event_rule") if r["name"].startswith(f"{build}-")]
+    found.expect(len(rules) >= 1, f"no rule starts {build}")
+    for rule in rules:
         described = events.describe_rule(Name=rule["name"])
         if "event_pattern" in rule:
             found.expect(json.loads(described["EventPattern"]) == json.loads(_bucket_names(stack, rule["event_pattern"])),
@@ -122,8 +126,34 @@ def _rules(events, lam, stack, out, found: Findings) -> None:
             found.expect(described.get("ScheduleExpression") == rule["schedule_expression"],
                          f"rule {rule['name']}: schedule {described.get('ScheduleExpression')!r}")
         targets = events.list_targets_by_rule(Rule=rule["name"])["Targets"]
-        found.expect([t["Arn"] for t in targets] == [function_arn], f"rule {rule['name']}: targets {[t['Arn'] for t in targets]}")
-        found.expect(described["Arn"] in allowed, f"rule {rule['name']}: the function's policy does not let it invoke")
+        found.expect([t["Arn"] for t in targets] == [machine], f"rule {rule['name']}: targets {[t['Arn'] for t in targets]}")
+        found.expect(all(t.get("RoleArn", "").rsplit("/", 1)[-1] in roles for t in targets),
+                     f"rule {rule['name']}: target role {[t.get('RoleArn') for t in targets]}, expected the trigger role")
+        found.expect(all(not ({"Input", "InputPath", "InputTransformer"} & set(t)) for t in targets),
+                     f"rule {rule['name']}: the target rewrites the event")
+
+
+def _state_machine(sfn, logs, stack, out, found: Findings) -> None:
+    """The build state machine: Standard, its definition invoking the deployed runner, logs without execution data."""
+    machine = out["state_machine_arn"]
+    described = sfn.describe_state_machine(stateMachineArn=machine)
+    declared = resources(stack, "aws_sfn_state_machine")[0]
+    found.expect(described["type"] == "STANDARD", f"{machine}: type {described['type']}")
+    definition = json.loads(described["definition"])
+    found.expect(definition["StartAt"] == json.loads(declared["definition"])["StartAt"], f"{machine}: StartAt {definition['StartAt']}")
+    invoked = {definition["States"][s]["Parameters"]["FunctionName"] for s in ("Step", "RecordFailure")}
+    found.expect(invoked == {out["function_arn"]}, f"{machine}: invokes {sorted(invoked)}, expected {out['function_arn']}")
+    found.expect(described["roleArn"].endswith(f":role/{declared['name']}-role"), f"{machine}: role {described['roleArn']}")
+    logging = described.get("loggingConfiguration", {})
+    # Absent is AWS's default, false (moto omits it when the provider sent false).
+    found.expect(logging.get("level") in ("ALL", "ERROR") and logging.get("includeExecutionData", False) is False,
+                 f"{machine}: logging {logging}")
+    destinations = [d["cloudWatchLogsLogGroup"]["logGroupArn"] for d in logging.get("destinations", [])]
+    name = f"/aws/vendedlogs/states/{declared['name']}"
+    found.expect(len(destinations) == 1 and f":log-group:{name}:" in destinations[0] + ":", f"{machine}: log destinations {destinations}")
+    group = next((g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name), None)
+    found.expect(group is not None and bool(group.get("kmsKeyId")), f"log group {name}: {group}")
+    found.expect(described.get("tracingConfiguration", {}).get("enabled") is True, f"{machine}: tracing {described.get('tracingConfiguration')}")
 
 
 def _bucket_names(stack, text: str) -> str:

@@ -152,3 +152,20 @@ def test_every_listed_emulator_difference_is_a_function_of_the_launcher():
 
     for name in [*gaps.EMULATOR_PATCHES, *gaps.EMULATOR_ANSWERS]:
         assert callable(getattr(emulator, name, None)), name
+
+
+def test_state_machine_definitions_are_validated_and_have_no_versions(moto):
+    import boto3
+
+    sfn = boto3.client("stepfunctions", endpoint_url=moto.endpoint, region_name="ap-southeast-2", verify=str(moto.ca_bundle),
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    good = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}
+    assert sfn.validate_state_machine_definition(definition=json.dumps(good))["result"] == "OK"
+    dangling = {"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "BooleanEquals": True, "Next": "C"}],
+                                                 "Default": "A"}}}
+    answer = sfn.validate_state_machine_definition(definition=json.dumps(dangling))
+    assert answer["result"] == "FAIL"
+    assert [d["message"] for d in answer["diagnostics"]] == ["state 'A': transition to 'C', which is no state"]
+    assert sfn.validate_state_machine_definition(definition="{")["result"] == "FAIL"
+    arn = "arn:aws:states:ap-southeast-2:123456789012:stateMachine:dev-dbt-build"
+    assert sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"] == []
