@@ -155,3 +155,9 @@ def _is_fresh(path: Path, started: float) -> bool:
 
 def _fresh(path: Path, started: float) -> bytes | None:
     return path.read_bytes() if _is_fresh(path, started) else None
+
+
+def move_latest(store: run_artifacts.Store, files: Mapping[str, bytes]) -> None:
+    """Copy a successful build's files to latest/ (a stepped build calls it once, at its end)."""
+    for name, body in files.items():
+        store.put(f"latest/{name}", body, run_artifacts.content_type(name))
