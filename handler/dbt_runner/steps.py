@@ -51,7 +51,7 @@ _SELECT = {"-s", "--select", "-m", "--models", "--model", "--selector"}
 _TIMEOUT_CAUSES = ("Sandbox.Timedout", "Task timed out")
 # A Lambda step that overran its estimates is interrupted this long before Lambda kills it, so
 # dbt stops gracefully and dbt-athena cancels its in-flight queries (see _Watchdog).
-_HARD_STOP_BEFORE_KILL = 10.0
+_HARD_STOP_BEFORE_KILL = 10.0  # at most; never more than half the margin
 
 
 class StepTimedOut(RuntimeError):
@@ -150,7 +150,7 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
             "date": state["date"], "started_at": state["started_at"], "chunk_started_at": _now(),
             "estimate_seconds": chunk.estimate, "running": chunk.nodes[:1]})
         started = time.perf_counter()
-        stop = _Watchdog(lambda_remaining, began) if lambda_remaining is not None else None
+        stop = _Watchdog(lambda_remaining, began, config.step_margin_seconds) if lambda_remaining is not None else None
         session.add_callback(progress.on_event)
         try:
             outcome = session.invoke(request.name, args, invocation.parse_args, key, shipped=shipped)
@@ -524,10 +524,11 @@ class _Watchdog:
     Athena's StopQueryExecution) before returning, so no query outlives the step.
     """
 
-    def __init__(self, lambda_remaining: float, began: float):
+    def __init__(self, lambda_remaining: float, began: float, margin: float):
         self.fired = False
         self._thread = threading.get_ident()
-        delay = lambda_remaining - _HARD_STOP_BEFORE_KILL - (time.perf_counter() - began)
+        before_kill = min(_HARD_STOP_BEFORE_KILL, margin / 2)  # always after the step's deadline
+        delay = lambda_remaining - before_kill - (time.perf_counter() - began)
         self._timer = threading.Timer(max(0.0, delay), self._fire)
         self._timer.daemon = True
         self._timer.start()

@@ -54,6 +54,7 @@ class Execution:
     output: dict[str, Any] | None
     error: str | None
     cause: str | None
+    name: str = ""  # the execution's name: the run id of its record (runs/<date>/<name>/)
     calls: list[str] = field(default_factory=list)  # "build_step" / "build_step_failed", in order
     wall_seconds: float = 0.0
     handler_seconds: float = 0.0
@@ -115,7 +116,8 @@ def interpreter(step_seconds: float | None) -> Iterator[Any]:
                     name=f"{name}-{int(time.time() * 1000)}", definition=json.dumps(body), type="STANDARD",
                     roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-dbt-build")["stateMachineArn"]
                 started = time.perf_counter()
-                execution = client.start_execution(stateMachineArn=arn, name=f"{name}-{int(time.time())}",
+                execution_name = f"{name}-{int(time.time() * 1000)}"
+                execution = client.start_execution(stateMachineArn=arn, name=execution_name,
                                                    input=json.dumps(event))["executionArn"]
                 while True:
                     described = client.describe_execution(executionArn=execution)
@@ -126,7 +128,7 @@ def interpreter(step_seconds: float | None) -> Iterator[Any]:
                     time.sleep(0.05)
                 output = json.loads(described["output"]) if described.get("output") else None
                 return Execution(described["status"], output, described.get("error"), described.get("cause"),
-                                 list(calls), round(time.perf_counter() - started, 3), round(spent[0], 3))
+                                 execution_name, list(calls), round(time.perf_counter() - started, 3), round(spent[0], 3))
 
             yield run
     finally:
