@@ -20,7 +20,7 @@ state machine's execution name) gets, when the last step ends, one merged run_re
 manifest, one summary.json with `steps`, at most one alert and, when the build succeeded,
 latest/ moves once. Each chunk's run_results.json stays under steps/<step>-<chunk>/. Before
 each chunk starts, in_progress.json records the step, the chunk and the node(s) running (updated
-as dbt starts nodes); a killed step leaves it behind, and build_step_failed turns it into a
+as dbt starts and finishes nodes); a killed step leaves it behind, and build_step_failed turns it into a
 failed or timed-out run with one alert naming those nodes.
 """
 
@@ -129,17 +129,20 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
         if not chunk.nodes:
             head = pending[0]
             seconds, known = step_plan.estimate(head, work["history"], config.step_default_node_seconds)
-            if ran or (first and seconds + overhead <= (budget or 0)):
+            whole = (budget or 0) if first else time_left  # what a fresh step has for it
+            if ran or (first and seconds <= whole):
                 break  # the next step's fresh invocation has room for it
-            # A fresh step that cannot start it never will: fail it rather than loop.
-            whole = budget or 0 if first else time_left
-            why = "its last good run took" if known else "it has no run history, and the default estimate is"
-            message = (f"{head} cannot fit in one step: {why} {seconds:.1f} s (with a chunk's overhead "
-                       f"{seconds + overhead:.1f} s), more than a whole step's {whole:.1f} s "
-                       f"(the invocation's time minus DBT_STEP_MARGIN_SECONDS)")
-            _fail(head, message, status, notes, graph, order)
-            log("dbt_step_node_too_long", level="error", run_id=state["run_id"], node=head, message=message)
-            continue
+            if seconds <= whole:
+                # A fresh step runs it alone even when the chunk's overhead does not fit too:
+                # otherwise it would never run.
+                chunk = step_plan.Chunk([head], round(seconds + overhead, 3))
+            else:
+                why = "its last good run took" if known else "it has no run history, and the default estimate is"
+                message = (f"{head} cannot fit in one step: {why} {seconds:.1f} s, more than a whole step's "
+                           f"{whole:.1f} s (the invocation's time minus DBT_STEP_MARGIN_SECONDS)")
+                _fail(head, message, status, notes, graph, order)
+                log("dbt_step_node_too_long", level="error", run_id=state["run_id"], node=head, message=message)
+                continue
         name = f"{step_no:03d}-{len([c for c in work['chunks'] if c.startswith(f'{step_no:03d}-')]) + 1}"
         for uid in chunk.nodes:
             selectors.setdefault(uid, step_plan.selector(manifest, uid))
@@ -475,14 +478,13 @@ def _now() -> str:
 
 
 class _Progress:
-    """in_progress.json: which node(s) the step is running, rewritten as dbt starts nodes (at most once a second)."""
+    """in_progress.json: which node(s) the step is running, rewritten as dbt starts and finishes nodes."""
 
     def __init__(self, store: Any, prefix: str, record: dict[str, Any]):
         self._store, self._key, self._record = store, prefix + IN_PROGRESS, record
         self._lock = threading.Lock()
         self._running: list[str] = []
-        self._written = 0.0
-        self._write(force=True)
+        self._write()
 
     def running(self) -> list[str]:
         with self._lock:
@@ -500,14 +502,11 @@ class _Progress:
                 self._running.append(uid)
             elif uid in self._running:
                 self._running.remove(uid)
-            if name == "NodeStart":
-                self._write()
+            self._write()
 
-    def _write(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._written < 1.0:
-            return
-        self._written = now
+    def _write(self) -> None:
+        # Every start and finish: a node worth naming runs for seconds (an Athena query), and
+        # the record must name what was running when Lambda killed the step.
         if self._running:
             self._record["running"] = list(self._running)
         try:
