@@ -102,9 +102,10 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
     if first:
         state = _new_run(execution, runtime)
         selected = [uid for uid in _select(session, invocation, key, shipped) if step_plan.executable(manifest, uid)]
-        history = step_plan.history_of(store.get("latest/run_results.json"))
+        last_good = store.get("latest/run_results.json")
+        history = step_plan.history_of(last_good)
         order = step_plan.order(graph, selected)
-        work = {"order": order, "status": {}, "notes": {}, "chunks": [],
+        work = {"order": order, "status": {}, "notes": {}, "chunks": [], "overlap": step_plan.parallelism(last_good),
                 "history": {uid: history[uid] for uid in order if uid in history}}
     else:
         work = step_plan.unpack(state["plan"])
@@ -125,7 +126,10 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
     while pending := [uid for uid in order if uid not in status]:
         time_left = deadline - time.perf_counter() if deadline is not None else float("inf")
         overhead = state.get("chunk_overhead", step_plan.CHUNK_OVERHEAD_SECONDS)
-        chunk = step_plan.next_chunk(pending, work["history"], config.step_default_node_seconds, time_left, overhead)
+        chunk = step_plan.next_chunk(pending, work["history"], config.step_default_node_seconds, time_left, overhead,
+                                     work.get("overlap", 1.0))
+        if chunk.nodes and ran and len(chunk.nodes) < len(pending) and chunk.estimate < 3 * overhead:
+            break  # a small tail chunk costs more overhead than it saves: the next step takes it
         if not chunk.nodes:
             head = pending[0]
             seconds, known = step_plan.estimate(head, work["history"], config.step_default_node_seconds)
@@ -181,7 +185,7 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
         for uid in chunk.nodes:
             if uid not in status:  # dbt did not report it: never leave it pending forever
                 _fail(uid, f"dbt reported no result for {uid} in chunk {name}", status, notes, graph, order)
-        node_time = sum(float(r.get("execution_time") or 0.0) for r in results)
+        node_time = sum(float(r.get("execution_time") or 0.0) for r in results) / work.get("overlap", 1.0)
         state["chunk_overhead"] = round(max(0.3, wall - node_time), 3)
         work["chunks"].append(name)
         ran += 1

@@ -54,6 +54,18 @@ def test_chunk_args_replace_the_selection_and_keep_the_rest():
         "--select", "fqn:p.a", "fqn:p.b", "--indirect-selection", "empty"]
 
 
+def test_a_chunk_takes_what_fits_by_history_overlap_and_default():
+    from dbt_runner import step_plan
+
+    history = {"a": 4.0, "b": 4.0, "c": 4.0}  # x1.25 = 5 s each
+    assert step_plan.next_chunk(["a", "b", "c", "d"], history, 30.0, 12.0, 1.0).nodes == ["a", "b"]
+    # Run two at a time in the last good build: three fit, never less than the longest node.
+    chunk = step_plan.next_chunk(["a", "b", "c", "d"], history, 30.0, 12.0, 1.0, overlap=2.0)
+    assert chunk.nodes == ["a", "b", "c"] and chunk.estimate == 8.5
+    assert step_plan.next_chunk(["d"], history, 30.0, 12.0, 1.0).nodes == []  # no history: 30 s
+    assert step_plan.parallelism(json.dumps({"elapsed_time": 10, "results": [{"execution_time": 15}]}).encode()) == 1.5
+
+
 def test_timeouts_are_told_from_failures():
     assert steps.timed_out_or_failed({"Error": "States.Timeout"}) == "timed_out"
     assert steps.timed_out_or_failed({"Error": "Sandbox.Timedout", "Cause": "{}"}) == "timed_out"
