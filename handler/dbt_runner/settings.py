@@ -100,6 +100,9 @@ STEP_MARGIN = "DBT_STEP_MARGIN_SECONDS"
 STEP_SECONDS = "DBT_STEP_SECONDS"
 STEP_DEFAULT_NODE = "DBT_STEP_DEFAULT_NODE_SECONDS"
 EVENTS_ENABLED = "DBT_EVENTS_ENABLED"
+# The runner's own DBT_* settings: they change how a build is stepped, never what dbt parses, so
+# neither the warm manifest's fingerprint nor the shipped parse's key includes them.
+RUNNER_ONLY = frozenset({STEP_MARGIN, STEP_SECONDS, STEP_DEFAULT_NODE, EVENTS_ENABLED})
 _STEP_RANGES = {STEP_MARGIN: (60.0, 0.0, 300.0), STEP_SECONDS: (None, 0.1, 86400.0),
                 STEP_DEFAULT_NODE: (30.0, 0.01, 900.0)}
 

@@ -200,11 +200,13 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
         log("dbt_step_finish", request_id=request_id, run_id=state["run_id"], step=step_no,
             done=len(status), nodes=len(order), **timing)
         return {"event": trigger_event, "run": state, "done": False, "status": "running", "step": step_no,
+                "manifest_source": source,
                 "run_id": state["run_id"], "remaining_nodes": len(order) - len(status), **timing}
 
     summary = _finish(state, work, store, config, life, request, shown, execution, request_id, source)
     _check_size(state)
     return {"event": trigger_event, "run": state, "done": True, "status": summary["status"], "step": step_no,
+            "manifest_source": source,
             "steps": step_no, "run_id": state["run_id"], "counts": summary["counts"],
             "artifacts": summary.get("artifacts"), "elapsed_seconds": summary["elapsed_seconds"], **timing}
 
