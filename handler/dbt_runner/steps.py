@@ -234,6 +234,7 @@ def _finish(state, work, store, config, life, request, shown, execution, request
     files["summary.json"] = json.dumps(record, indent=2, default=str).encode()
     for name, body in files.items():  # summary.json last: a run folder with it is complete
         store.put(prefix + name, body, run_artifacts.content_type(name))
+    _close_progress(store, prefix, summary["status"])
     summary["artifacts"] = store.where(prefix)
     if summary["status"] == "success" and request.name in run_artifacts.BUILDING_COMMANDS and "manifest.json" in files:
         run_lifecycle.move_latest(store, files)
@@ -297,6 +298,7 @@ def build_step_failed(payload: Any, context: Any) -> dict[str, Any]:
         try:
             store.put(prefix + "run_results.json", json.dumps(merged, indent=2, default=str).encode(), "application/json")
             store.put(prefix + "summary.json", json.dumps(record, indent=2, default=str).encode(), "application/json")
+            _close_progress(store, prefix, kind, running)
             summary["artifacts"] = store.where(prefix)
         except Exception as failure:  # noqa: BLE001 - the alert still goes out
             log("dbt_artifacts_failed", level="error", run_id=run_id, error=f"{type(failure).__name__}: {failure}"[:500])
@@ -470,6 +472,12 @@ def _fresh(path: Path, started_perf: float) -> bytes | None:
     if path.is_file() and path.stat().st_mtime >= time.time() - age - 1:
         return path.read_bytes()
     return None
+
+
+def _close_progress(store: Any, prefix: str, status: str, running: list[str] | None = None) -> None:
+    """The in-progress record, once summary.json stands: no reader takes the run for a live or stale one."""
+    record = {"status": status, "finished_at": _now(), "running": [], **({"was_running": running} if running else {})}
+    store.put(prefix + IN_PROGRESS, json.dumps(record).encode(), "application/json")
 
 
 def _json(body: bytes | None) -> Any:

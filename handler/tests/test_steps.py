@@ -201,6 +201,7 @@ def test_a_killed_step_becomes_a_timed_out_run_with_one_alert(handler_module, st
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "timed_out" and summary["steps"] == 2
     assert "model.stepped.slow" in summary["error"] and "timed out" in summary["error"]
+    assert json.loads((run / "in_progress.json").read_text())["status"] == "timed_out"
     assert len(sent) == 1
     subject, body = sent[0]
     assert "timed out" in subject and "model.stepped.slow" in body and "Steps: 2" in body
