@@ -157,7 +157,8 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
             "date": state["date"], "started_at": state["started_at"], "chunk_started_at": _now(),
             "estimate_seconds": chunk.estimate, "running": chunk.nodes[:1]})
         started = time.perf_counter()
-        stop = _Watchdog(lambda_remaining, began, config.step_margin_seconds) if lambda_remaining is not None else None
+        stop = (_Watchdog(lambda_remaining, began, config.step_margin_seconds, progress)
+                if lambda_remaining is not None else None)
         session.add_callback(progress.on_event)
         try:
             outcome = session.invoke(request.name, args, invocation.parse_args, key, shipped=shipped)
@@ -168,7 +169,7 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
         wall = time.perf_counter() - started
         chunk_walls.append(wall)
         if stop is not None and stop.fired:
-            raise StepTimedOut(f"step {step_no} overran its deadline while running {', '.join(progress.running()) or 'dbt'}; "
+            raise StepTimedOut(f"step {step_no} overran its deadline while running {', '.join(stop.running) or 'dbt'}; "
                                "dbt was interrupted, which cancels its in-flight queries")
         body = _fresh(config.target_path / "run_results.json", started)
         if body is None:
@@ -530,15 +531,19 @@ class _Progress:
 
 
 class _Watchdog:
-    """Interrupts the step's thread (KeyboardInterrupt) shortly before Lambda would kill it.
+    """Stops dbt shortly before Lambda would kill the step: cancels its open queries and interrupts
+    the step's thread (KeyboardInterrupt), as Ctrl-C does.
 
     Only a chunk that overran its estimates by the whole margin gets here. dbt handles the
-    interrupt as Ctrl-C: it cancels its adapter's open connections (dbt-athena's cursor calls
-    Athena's StopQueryExecution) before returning, so no query outlives the step.
+    interrupt as Ctrl-C: it stops starting nodes and cancels its adapter's open connections
+    (dbt-athena's cursor calls Athena's StopQueryExecution) before returning, so no query
+    outlives the step.
     """
 
-    def __init__(self, lambda_remaining: float, began: float, margin: float):
+    def __init__(self, lambda_remaining: float, began: float, margin: float, progress: "_Progress"):
         self.fired = False
+        self.running: list[str] = []  # what was running when it fired
+        self._progress = progress
         self._thread = threading.get_ident()
         before_kill = min(_HARD_STOP_BEFORE_KILL, margin / 2)  # always after the step's deadline
         delay = lambda_remaining - before_kill - (time.perf_counter() - began)
@@ -548,7 +553,19 @@ class _Watchdog:
 
     def _fire(self) -> None:
         self.fired = True
+        self.running = self._progress.running()
+        # The step's thread waits in a lock until a node finishes, and an async exception lands
+        # only when it runs Python again: so also cancel the open queries here, as dbt's Ctrl-C
+        # handler does (dbt-athena: StopQueryExecution), which ends the running nodes now.
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread), ctypes.py_object(KeyboardInterrupt))
+        try:
+            from dbt.adapters.factory import FACTORY
+
+            for adapter in list(FACTORY.adapters.values()):
+                cancelled = adapter.cancel_open_connections()
+                log("dbt_step_hard_stop", adapter=adapter.type(), cancelled=list(cancelled or [])[:50])
+        except Exception as error:  # noqa: BLE001 - the interrupt above still stops dbt
+            log("dbt_step_hard_stop_failed", level="error", error=f"{type(error).__name__}: {error}"[:300])
 
     def cancel(self) -> None:
         self._timer.cancel()

@@ -273,3 +273,28 @@ def test_a_finished_build_puts_one_event_on_the_default_bus(handler_module, copy
     detail = event["detail"]
     assert detail["run_id"] == summary["invocation_id"] and detail["status"] == "success"
     assert detail["models"] == ["doubled"] and detail["counts"] == {"success": 1, "pass": 2}
+
+
+def test_a_chunk_overrunning_the_hard_stop_is_interrupted_and_its_query_cancelled(handler_module, stepped_project, tmp_path,
+                                                                                 monkeypatch):
+    """Lambda's context says 14 s are left, the margin is 8 s: the slow node (hours of work) is
+    cancelled 4 s before the end (min(10, margin / 2)), and the step fails as StepTimedOut."""
+    monkeypatch.setattr(handler_module, "SESSION", DbtSession())
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DBT_STEP_MARGIN_SECONDS", "8")
+    monkeypatch.setenv("DBT_STEP_DEFAULT_NODE_SECONDS", "0.01")
+    handler_module.handler({"command": ["parse"]}, None)  # a warm container: the step plans in a second
+    end = time.monotonic() + 14
+
+    class LambdaContext:
+        aws_request_id = "r-hard-stop"
+
+        def get_remaining_time_in_millis(self):
+            return int(max(0.0, end - time.monotonic()) * 1000)
+
+    event = {"command": ["build"], "cli_args": ["--select", "slow", "--vars", "{slow_rows: 300000}"]}
+    started = time.monotonic()
+    with pytest.raises(steps.StepTimedOut, match="model.stepped.slow"):
+        handler_module.handler({"build_step": {"event": event, "run": None, "execution": "hard-stop"}}, LambdaContext())
+    assert time.monotonic() - started < 14 + 5, "the query was not cancelled"
+    assert steps.timed_out_or_failed({"Error": "StepTimedOut", "Cause": "..."}) == "timed_out"
