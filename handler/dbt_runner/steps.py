@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import re
 import threading
 import time
@@ -257,7 +258,7 @@ def build_step_failed(payload: Any, context: Any) -> dict[str, Any]:
     error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
     kind = timed_out_or_failed(error)
     request_id = getattr(context, "aws_request_id", None)
-    env = __import__("os").environ
+    env = os.environ
     store = run_artifacts.store_for(config.local_data_dir)
     environment = env.get("ENVIRONMENT") or config.target or "local"
     run_id = state["run_id"] if state else (execution or f"unknown-{uuid.uuid4()}")
