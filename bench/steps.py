@@ -4,7 +4,8 @@ A synthetic dbt project (default 200 models in 10 layers, each model joining two
 above over --rows rows, a not_null test on each) is built on DuckDB, in ONE warm process (a warm
 Lambda container: imports done, manifest kept):
   one-shot  one handler build of everything, after a `parse` call (so the manifest is kept); it
-            leaves latest/, the run history the steps estimate from;
+            leaves latest/, the run history the steps estimate from; built again after the
+            stepped build, and the mean of the two is the one-shot time (the machine is shared);
   stepped   the same build through `build_step` calls until done, each step limited to
             --step-seconds (default: one-shot / 5, so >= 5 steps), margin 0;
   machine   the same stepped build through the state machine's definition on moto's ASL
@@ -106,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
               f"counts {last['counts']} (one-shot {once['counts']})")
         print(f"  planning (dbt ls + graph, step 1): {planning:.2f}s; "
               f"dbt invocations: {sum(a['chunks'] for a in answers)} chunks")
-        print(f"ratio stepped / one-shot: {stepped / one_shot:.2f} (budget <= 1.15)")
+        # The machine is shared: a one-shot build after the stepped one too, and their mean.
+        started = time.perf_counter()
+        handler.handler(event, None)
+        after = time.perf_counter() - started
+        print(f"one-shot again (warm): {after:.2f}s", flush=True)
+        one_shot = (one_shot + after) / 2
+        overhead = (stepped - one_shot) / count
+        print(f"ratio stepped / one-shot (mean of the two): {stepped / one_shot:.2f} (budget <= 1.15)")
         print(f"overhead per step: {overhead:.2f}s ((stepped - one-shot) / steps)", flush=True)
 
         if not args.no_machine:
