@@ -1,5 +1,5 @@
 # The polyglot entry point. Every target installs what it needs and is safe to re-run.
-#   make demo      generate sample data, ingest it, run the dbt_runner handler on DuckDB
+#   make demo      generate sample data, ingest it, run the dbt_runner handler on DuckDB (STEP_SECONDS=n: in steps)
 #   make test      install everything and run every test suite
 #   make synth     synthesize the dev and prod stacks into cdktf.out/
 #   make layer     build the arm64 dbt Lambda layer (build/dbt-layer.zip); layer-requirements re-exports its pins
@@ -27,6 +27,8 @@ export CHECKPOINT_DISABLE := 1
 # The pinned uv (installed on first use) with the CPython 3.12 of the Lambda runtime.
 UV := scripts/uv
 SCALE ?= 1
+# make demo STEP_SECONDS=n: the build through the dbt-build state machine, steps of n seconds.
+STEP_SECONDS ?=
 N ?= 20
 ENV ?=
 
@@ -52,7 +54,7 @@ deps-python: .venv/.installed
 # --- the product --------------------------------------------------------------
 
 demo: deps-python
-	$(UV) run --frozen python -m scripts.demo.demo --scale $(SCALE)
+	$(UV) run --frozen python -m scripts.demo.demo --scale $(SCALE) $(if $(STEP_SECONDS),--step-seconds $(STEP_SECONDS))
 
 # Re-synthesizes only when an input changed, so suites running side by side never rewrite
 # cdktf.out/ under each other.

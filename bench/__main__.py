@@ -2,7 +2,7 @@
 Lambda-faithful cold start (import, import + parse, with and without the layer's bytecode) and
 history (a build over 1 vs 30 daily snapshots).
 
-Runs bench.synth, bench.handler, bench.coldstart and bench.history in that order, each in its own
+Runs bench.synth, bench.handler, bench.coldstart, bench.history and bench.steps in that order, each in its own
 process with its defaults; the exit status is non-zero if any failed.
 Usage: python -m bench
 """

@@ -28,7 +28,7 @@ UV = REPO / "scripts" / "uv"
 # The dbt CLI of the interpreter running the bench (the project's venv).
 DBT = Path(sys.executable).parent / "dbt"
 # In the order `python -m bench` runs them.
-BENCHES = ("synth", "handler", "coldstart", "history", "ship")
+BENCHES = ("synth", "handler", "coldstart", "history", "ship", "steps")
 
 
 # --- command line ---------------------------------------------------------------------------

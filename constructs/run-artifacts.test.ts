@@ -19,10 +19,10 @@ describe("RunArtifacts", () => {
     expect(rules.filter((r) => r.expiration?.[0]?.days !== undefined).map((r) => r.id)).toEqual(["expire-runs"]);
   });
 
-  it("lets the runner write its prefixes and ci/, read and list latest/, in_progress/ and timed-out runs, read bundles, delete replaced latest/ folders and records", () => {
+  it("lets the runner write its prefixes and ci/, read latest/, in_progress/ and its runs, list latest/, in_progress/ and timed-out runs, read bundles, delete replaced latest/ folders and records", () => {
     expect(granted).toEqual([
       { sid: "WriteRunArtifacts", actions: ["s3:PutObject"], resources: [`${arn}/runs/*`, `${arn}/latest/*`, `${arn}/docs/*`, `${arn}/in_progress/*`] },
-      { sid: "ReadLatestArtifacts", actions: ["s3:GetObject"], resources: [`${arn}/latest/*`, `${arn}/in_progress/*`, `${arn}/runs/*/timed-out-*`] },
+      { sid: "ReadRunArtifacts", actions: ["s3:GetObject"], resources: [`${arn}/latest/*`, `${arn}/in_progress/*`, `${arn}/runs/*`] },
       { sid: "DeleteReplacedArtifacts", actions: ["s3:DeleteObject"], resources: [`${arn}/latest/*`, `${arn}/in_progress/*`] },
       {
         sid: "ListLatestArtifacts",

@@ -52,7 +52,8 @@ export class RunArtifacts extends Construct {
    * What the runner does: write its own prefixes (runs/, latest/, docs/, in_progress/) and read
    * latest/ back (the state of a state-aware build, through latest/pointer.json); keep
    * in_progress/ records (a run under way) and turn stale ones into timed-out runs under
-   * runs/<date>/timed-out-<id>/ (read back so each gets one alert); read project bundles
+   * runs/<date>/timed-out-<id>/ (read back so each gets one alert); read its own runs back (a
+   * stepped build merges its steps' results from runs/<date>/<run id>/steps/); read project bundles
    * (projects/, ci/) and write a pull request's run records (ci/). ListBucket is limited to those
    * prefixes so that a missing object is a 404 ("no baseline yet"), not a 403.
    */
@@ -63,9 +64,9 @@ export class RunArtifacts extends Construct {
       resources: ["runs/*", "latest/*", "docs/*", "in_progress/*"].map((prefix) => `${this.bucketArn}/${prefix}`),
     });
     grantee.grant({
-      sid: "ReadLatestArtifacts",
+      sid: "ReadRunArtifacts",
       actions: ["s3:GetObject"],
-      resources: ["latest/*", "in_progress/*", "runs/*/timed-out-*"].map((prefix) => `${this.bucketArn}/${prefix}`),
+      resources: ["latest/*", "in_progress/*", "runs/*"].map((prefix) => `${this.bucketArn}/${prefix}`),
     });
     // latest/: a build's folder replaced two builds later; in_progress/: a run's record once it is stored.
     grantee.grant({

@@ -141,7 +141,7 @@ describe("IAM: the runner's role policy, statement by statement", () => {
       "AthenaQueryInWorkgroup",
       "DecryptWithPlatformKey",
       "WriteRunArtifacts",
-      "ReadLatestArtifacts",
+      "ReadRunArtifacts",
       "DeleteReplacedArtifacts",
       "ListLatestArtifacts",
       "ReadProjectBundles",
@@ -180,15 +180,15 @@ describe("IAM: the runner's role policy, statement by statement", () => {
     expect(s.GlueWriteTables.resources).toEqual(glueResources);
     expect(s.AthenaQueryInWorkgroup.resources).toEqual([refOnly(json, "aws_athena_workgroup", "arn")]);
     expect(s.DecryptWithPlatformKey).toMatchObject({ actions: ["kms:Decrypt"], resources: [refOnly(json, "aws_kms_key", "arn")] });
-    // Artifacts: write only its own prefixes; read and list latest/, in_progress/ and timed-out runs.
+    // Artifacts: write only its own prefixes; read latest/, in_progress/ and its runs (a stepped build's steps).
     const artifacts = ref(json, "aws_s3_bucket", "run-artifacts/bucket", "arn");
     expect(s.WriteRunArtifacts).toMatchObject({
       actions: ["s3:PutObject"],
       resources: [`${artifacts}/runs/*`, `${artifacts}/latest/*`, `${artifacts}/docs/*`, `${artifacts}/in_progress/*`],
     });
-    expect(s.ReadLatestArtifacts).toMatchObject({
+    expect(s.ReadRunArtifacts).toMatchObject({
       actions: ["s3:GetObject"],
-      resources: [`${artifacts}/latest/*`, `${artifacts}/in_progress/*`, `${artifacts}/runs/*/timed-out-*`],
+      resources: [`${artifacts}/latest/*`, `${artifacts}/in_progress/*`, `${artifacts}/runs/*`],
     });
     expect(s.DeleteReplacedArtifacts).toMatchObject({ actions: ["s3:DeleteObject"], resources: [`${artifacts}/latest/*`, `${artifacts}/in_progress/*`] });
     expect(s.ListLatestArtifacts).toMatchObject({

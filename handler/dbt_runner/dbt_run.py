@@ -120,6 +120,36 @@ class DbtSession:
             self._runner.manifest = None
             _release_embedded_databases()
 
+    def add_callback(self, callback: Callable[[Any], None]) -> None:
+        """Also call `callback` with each of dbt's events (a stepped build tracks running nodes)."""
+        self._runner.callbacks.append(callback)
+
+    def remove_callback(self, callback: Callable[[Any], None]) -> None:
+        if callback in self._runner.callbacks:
+            self._runner.callbacks.remove(callback)
+
+    def manifest_for(self, key: str, parse_args: list[str], shipped: Shipped | None = None) -> tuple[Manifest, str]:
+        """(a copy of the manifest for `key`, its source) for planning a stepped build.
+
+        Kept one first ("reused"), else the package's parse ("package"), else a `dbt parse`
+        ("parsed", once per container and fingerprint); later `invoke` calls with `key` reuse it.
+        """
+        if self._manifest_key == key and self._pickled is not None:
+            return shipped_parse.loads(self._pickled), "reused"
+        manifest = shipped() if shipped is not None else None
+        if manifest is not None:
+            self._keep(manifest, key)
+            return shipped_parse.loads(self._pickled), "package"  # type: ignore[arg-type]
+        try:
+            result = self._parse(parse_args, key)
+        finally:
+            self._ran = True
+            self._runner.manifest = None
+            _release_embedded_databases()
+        if not result.success or self._pickled is None:
+            raise RuntimeError(f"dbt parse failed: {result.exception}")
+        return shipped_parse.loads(self._pickled), "parsed"
+
     def _parse(self, args: list[str], key: str) -> dbtRunnerResult:
         self._manifest_key = self._pickled = None
         result = self._runner.invoke(args)

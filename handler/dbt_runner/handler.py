@@ -16,6 +16,7 @@ import os  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+from dbt_runner import build_events  # noqa: E402
 from dbt_runner import bundles  # noqa: E402
 from dbt_runner import ci_build  # noqa: E402
 from dbt_runner import ci_credentials  # noqa: E402
@@ -27,6 +28,7 @@ from dbt_runner import partitions  # noqa: E402
 from dbt_runner import project  # noqa: E402
 from dbt_runner import settings  # noqa: E402
 from dbt_runner import shipped_parse  # noqa: E402
+from dbt_runner import steps  # noqa: E402
 from dbt_runner.cli_args import plan  # noqa: E402
 from dbt_runner.dbt_run import DbtRunFailed, DbtSession, summarise  # noqa: E402
 from dbt_runner.jsonlog import log, redact_args  # noqa: E402
@@ -42,6 +44,12 @@ __all__ = ["handler", "DbtRunFailed"]
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None)
+    if steps.is_step_event(event):  # the <env>-dbt-build state machine (steps.py)
+        try:
+            return steps.handle(event, context, SESSION, _shipped_parse)
+        except (events.EventError, settings.ConfigError) as error:
+            log("dbt_request_rejected", level="error", request_id=request_id, error=str(error))
+            raise
     try:
         config = settings.load()
         if bundles.is_validation(event):  # make ship-project's dry run: parse a bundle, run nothing
@@ -85,6 +93,8 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     if ci is not None:
         summary["ci"] = {**ci.as_dict(), **ci_build.names(ci), "session": session}
     run_lifecycle.finish(run, config, summary, request_id)  # artifacts and alerts; never raises
+    if request.name in build_events.BUILDING:
+        build_events.run_finished(config, run.environment, summary, trigger=request.trigger)  # never raises
     log("dbt_run_finish", level="info" if summary["status"] == "success" else "error",
         request_id=request_id, command=shown, status=summary["status"],
         elapsed_seconds=summary["elapsed_seconds"], manifest_source=summary["manifest_source"],

@@ -17,6 +17,8 @@ from typing import Iterable, Iterator
 
 import yaml
 
+from dbt_runner.settings import RUNNER_ONLY
+
 # Folders at the project's top level that dbt writes or that never hold project files (only
 # there: dbt parses a models/logs/ folder like any other).
 _TOP_LEVEL_SKIP = {"target", "logs", "node_modules"}
@@ -71,7 +73,7 @@ def fingerprint(project_dir: Path, profiles_dir: Path, inputs: Iterable[str]) ->
     digest = hashlib.sha256()
     env_names = hash_files(digest, project_dir, profiles_dir, relative=False)
     # DBT_* variables are dbt's own settings; the rest are what the project's env_var() calls read.
-    env_names.update(name for name in os.environ if name.startswith("DBT_"))
+    env_names.update(name for name in os.environ if name.startswith("DBT_") and name not in RUNNER_ONLY)
     for name in sorted(env_names):
         digest.update(f"\0env:{name}={os.environ.get(name)!r}".encode())
     for item in inputs:

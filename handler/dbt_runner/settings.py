@@ -45,6 +45,13 @@ class Settings:
     local_data_dir: Path | None
     raw_bucket: str | None
     shipped_parse_dir: Path | None  # the package's parses (shipped_parse.py); None: parse as usual
+    # Stepped builds (steps.py): the time a step keeps free before its invocation's end, the step
+    # length when there is no Lambda context (local runs; None: no limit), the estimate of a node
+    # with no history, and whether a finished run puts its EventBridge event.
+    step_margin_seconds: float = 60.0
+    step_seconds: float | None = None
+    step_default_node_seconds: float = 30.0
+    events_enabled: bool = False
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:
@@ -84,7 +91,42 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         local_data_dir=local_data_dir,
         raw_bucket=env.get("RAW_BUCKET_NAME") or None,
         shipped_parse_dir=_shipped_parse_dir(env),
+        **step_settings(env),
     )
+
+
+# name -> (default, lowest, highest); checked by step_settings.
+STEP_MARGIN = "DBT_STEP_MARGIN_SECONDS"
+STEP_SECONDS = "DBT_STEP_SECONDS"
+STEP_DEFAULT_NODE = "DBT_STEP_DEFAULT_NODE_SECONDS"
+EVENTS_ENABLED = "DBT_EVENTS_ENABLED"
+# The runner's own DBT_* settings: they change how a build is stepped, never what dbt parses, so
+# neither the warm manifest's fingerprint nor the shipped parse's key includes them.
+RUNNER_ONLY = frozenset({STEP_MARGIN, STEP_SECONDS, STEP_DEFAULT_NODE, EVENTS_ENABLED})
+_STEP_RANGES = {STEP_MARGIN: (60.0, 0.0, 300.0), STEP_SECONDS: (None, 0.1, 86400.0),
+                STEP_DEFAULT_NODE: (30.0, 0.01, 900.0)}
+
+
+def step_settings(env: Mapping[str, str]) -> dict:
+    """The stepped build's settings, each checked against its range (ConfigError names the variable)."""
+    values = {}
+    for name, (default, low, high) in _STEP_RANGES.items():
+        raw = (env.get(name) or "").strip()
+        if not raw:
+            values[name] = default
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number of seconds between {low:g} and {high:g}, got {raw[:32]!r}") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{name}: expected a number of seconds between {low:g} and {high:g}, got {raw[:32]}")
+        values[name] = number
+    flag = (env.get(EVENTS_ENABLED) or "false").strip().lower()
+    if flag not in ("true", "false"):
+        raise ConfigError(f"{EVENTS_ENABLED}: expected true or false, got {flag[:16]!r}")
+    return {"step_margin_seconds": values[STEP_MARGIN], "step_seconds": values[STEP_SECONDS],
+            "step_default_node_seconds": values[STEP_DEFAULT_NODE], "events_enabled": flag == "true"}
 
 
 def apply(settings: Settings) -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from dbt_runner import project
+from dbt_runner.settings import RUNNER_ONLY
 
 FORMAT = 1
 SUFFIX = ".pickle"
@@ -60,7 +61,7 @@ NOT_PARSE_INPUTS = frozenset({
     "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_LOG_FORMAT", "DBT_LOG_LEVEL", "DBT_USE_COLORS",
     "DBT_SEND_ANONYMOUS_USAGE_STATS", "DBT_PARSE_AT_INIT", "DBT_DEFAULT_COMMAND", "DBT_PROJECT_DIR",
     "DBT_PROFILES_DIR", "DBT_TARGET", "DBT_SHIPPED_PARSE_DIR",
-})
+}) | RUNNER_ONLY
 # Parse-time values that say when, not what: fixed in a shipped parse, set again when it loads.
 _EPOCH = datetime(1980, 1, 1)
 

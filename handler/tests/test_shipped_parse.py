@@ -134,6 +134,34 @@ def shipped_local(tmp_path_factory) -> dict[str, Path]:
     return {"root": root, "shipped": root / "shipped", "project": root / "container" / "dbt"}
 
 
+def test_a_cold_containers_stepped_build_plans_from_the_shipped_parse(shipped_local, monkeypatch, tmp_path):
+    """Steps never parse: a cold container's first step plans from the package's parse."""
+    import tempfile
+
+    from dbt_runner import handler
+    from dbt_runner.dbt_run import DbtSession
+    from scripts.testing.stepping import run_steps
+
+    data_dir = tmp_path / "data"
+    ingested = ingest_module().ingest(str(fixture_database(tmp_path / "chinook.db")), str(data_dir))
+    for name in (*shipped_parse.DEPLOYMENT_VARIABLES, "DBT_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    # ENVIRONMENT and AWS_REGION as the package was parsed with them (ship_parse.keyed_values).
+    for name, value in {"DBT_TARGET": "local", "ENVIRONMENT": "local", "AWS_REGION": "ap-southeast-2",
+                        "LOCAL_DATA_DIR": str(data_dir), "DBT_STEP_SECONDS": "5",
+                        "DBT_PROJECT_DIR": str(shipped_local["project"]), "DBT_STEP_MARGIN_SECONDS": "0",
+                        "DBT_SHIPPED_PARSE_DIR": str(shipped_local["shipped"]), "DBT_STEP_DEFAULT_NODE_SECONDS": "0.1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(handler, "SESSION", DbtSession())
+
+    answers = run_steps(handler.handler, manifest_event(Path(ingested["manifest"]), data_dir), "shipped-steps")
+    assert answers[0]["manifest_source"] == "package"
+    assert all(a["manifest_source"] == "reused" for a in answers[1:])
+    assert (answers[-1]["status"], answers[-1]["steps"]) == ("success", len(answers))
+    assert mart(data_dir, "album_track_counts", "album_id") == EXPECTED_ALBUMS
+
+
 def test_a_cold_container_builds_from_the_shipped_parse_and_gets_the_same_marts(shipped_local, monkeypatch, tmp_path):
     import tempfile
 

@@ -1,5 +1,5 @@
-"""List recent dbt runs from their artifacts: start, trigger, command, status, duration, counts,
-failing nodes. Newest first.
+"""List recent dbt runs from their artifacts: start, trigger, command, status, steps (a build the
+state machine ran in n steps is one run), duration, counts, failing nodes. Newest first.
 
   runs.py                 the local target's artifacts ($LOCAL_DATA_DIR/artifacts or .local/artifacts)
   runs.py --env dev       the dev stack's artifacts bucket (from its terraform outputs)
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No runs under {source.where('runs/')} yet.")
         return 0
     print(f"Runs in {source.location} (newest first):")
-    rows = [("STARTED (UTC)", "TRIGGER", "COMMAND", "STATUS", "DURATION", "COUNTS", "PROJECT", "FAILING")]
+    rows = [("STARTED (UTC)", "TRIGGER", "COMMAND", "STATUS", "STEPS", "DURATION", "COUNTS", "PROJECT", "FAILING")]
     rows += [_row(run) for run in runs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
@@ -57,6 +57,7 @@ def _row(run: dict) -> tuple[str, ...]:
         str(run.get("trigger", "?")),
         " ".join(run.get("command", [])[:6]) or "?",
         str(run.get("status", "?")),
+        str(run.get("steps") or 1),  # a stepped build (the dbt-build state machine) is one run of n steps
         f"{elapsed:.1f}s" if isinstance(elapsed, (int, float)) else "?",
         " ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
         _project(run.get("project")),
