@@ -75,6 +75,12 @@ export interface EnvironmentInput {
    * parse done during init and snapshotted. Billed for Python (cache and restores). Default false.
    */
   readonly snapStart?: boolean;
+  /**
+   * Pull-request builds (slim CI) on this env: the stack creates `<env>-dbt-ci-build`, the role
+   * the runner assumes, with a session policy scoped to one PR, to run a PR's SQL. Default true in
+   * dev, false elsewhere: PRs build against dev, and prod's runner then refuses CI builds.
+   */
+  readonly ciBuilds?: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -108,6 +114,7 @@ export interface EnvironmentConfig {
   readonly artifactRetentionDays: number;
   readonly alertEmails: readonly string[];
   readonly snapStart: boolean;
+  readonly ciBuilds: boolean;
 }
 
 export const DEFAULTS = {

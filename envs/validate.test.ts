@@ -71,6 +71,13 @@ describe("resolveEnvironment defaults", () => {
     expect(resolveEnvironment(prod).snapStart).toBe(false);
   });
 
+  it("creates the CI build role in dev only, unless told otherwise", () => {
+    expect(resolveEnvironment(dev).ciBuilds).toBe(true);
+    expect(resolveEnvironment(prod).ciBuilds).toBe(false);
+    expect(resolveEnvironment({ ...base, environment: "prod", ciBuilds: true }).ciBuilds).toBe(true);
+    expect(resolveEnvironment({ ...base, ciBuilds: false }).ciBuilds).toBe(false);
+  });
+
   it("protects data buckets in prod unless told otherwise", () => {
     expect(resolveEnvironment({ ...base, environment: "prod" }).protectDataBuckets).toBe(true);
     expect(resolveEnvironment({ ...base, environment: "prod", protectDataBuckets: false }).protectDataBuckets).toBe(false);
@@ -129,6 +136,7 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
     [{ athenaBytesScannedCutoff: 1024 }, "athenaBytesScannedCutoff = 1024: must be an integer from 10485760"],
     [{ protectDataBuckets: 1 }, "protectDataBuckets = 1: must be true or false"],
     [{ snapStart: "on" }, 'snapStart = "on": must be true or false'],
+    [{ ciBuilds: "yes" }, 'ciBuilds = "yes": must be true or false'],
     [{ defaultTags: { "aws:owner": "x" } }, 'defaultTags key "aws:owner": the "aws:" prefix is reserved'],
     [{ extraTags: { "": "x" } }, 'extraTags key "": must be 1-128 characters'],
     [{ extraTags: { Team: "a;b" } }, 'extraTags.Team = "a;b": must be a string of at most 256'],

@@ -204,6 +204,11 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     problems.push(`snapStart = ${show(snapStart)}: must be true or false`);
   }
 
+  const ciBuilds = input.ciBuilds ?? name === "dev";
+  if (typeof ciBuilds !== "boolean") {
+    problems.push(`ciBuilds = ${show(ciBuilds)}: must be true or false`);
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -231,5 +236,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     artifactRetentionDays,
     alertEmails: [...alertEmails],
     snapStart,
+    ciBuilds,
   };
 }
