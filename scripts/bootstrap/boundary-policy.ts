@@ -1,4 +1,5 @@
 import { ATHENA_QUERY_ACTIONS, GLUE_READ_ACTIONS, GLUE_WRITE_ACTIONS } from "../../constructs/dbt-actions";
+import { ciBoundaryStatements } from "./ci-boundary";
 import type { DeployScope } from "./deploy-policy";
 import { glueDatabaseName } from "./names";
 import type { PolicyDocument } from "./policy-document";
@@ -91,6 +92,7 @@ export function boundaryPolicy(scope: DeployScope): PolicyDocument {
         Action: "sns:Publish",
         Resource: arn("sns", `${env}-*`),
       },
+      ...ciBoundaryStatements(scope),
     ],
   };
 }
