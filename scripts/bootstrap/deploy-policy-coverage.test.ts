@@ -285,6 +285,8 @@ describe.each([
     const boundary = boundaryPolicy(scope);
     const roles = Object.values(stack().resource.aws_iam_role ?? {});
     expect(roles.length).toBeGreaterThan(0);
+    // The CI build role (ciBuilds: dev) is one of them, so its grants are held to the boundary too.
+    expect(roles.some((r) => r.name === `${env}-dbt-ci-build`)).toBe(config.ciBuilds);
     for (const role of roles) {
       expect(resolve(String(role.permissions_boundary))).toBe(`arn:aws:iam::${ACCOUNT}:policy/${env}-platform-boundary`);
       expect(resolve(String(role.permissions_boundary))).toBe(scope.boundaryArn);
