@@ -82,6 +82,12 @@ export interface EnvironmentInput {
    * `lambdaTimeoutSeconds`. Default 60. Passed to the runner as `DBT_STEP_MARGIN_SECONDS`.
    */
   readonly stepMarginSeconds?: number;
+  /**
+   * Pull-request builds (slim CI) on this env: the stack creates `<env>-dbt-ci-build`, the role
+   * the runner assumes, with a session policy scoped to one PR, to run a PR's SQL. Default true in
+   * dev, false elsewhere: PRs build against dev, and prod's runner then refuses CI builds.
+   */
+  readonly ciBuilds?: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -116,6 +122,7 @@ export interface EnvironmentConfig {
   readonly alertEmails: readonly string[];
   readonly snapStart: boolean;
   readonly stepMarginSeconds: number;
+  readonly ciBuilds: boolean;
 }
 
 export const DEFAULTS = {

@@ -72,6 +72,13 @@ describe("resolveEnvironment defaults", () => {
     expect(resolveEnvironment(prod).snapStart).toBe(false);
   });
 
+  it("creates the CI build role in dev only, unless told otherwise", () => {
+    expect(resolveEnvironment(dev).ciBuilds).toBe(true);
+    expect(resolveEnvironment(prod).ciBuilds).toBe(false);
+    expect(resolveEnvironment({ ...base, environment: "prod", ciBuilds: true }).ciBuilds).toBe(true);
+    expect(resolveEnvironment({ ...base, ciBuilds: false }).ciBuilds).toBe(false);
+  });
+
   it("protects data buckets in prod unless told otherwise", () => {
     expect(resolveEnvironment({ ...base, environment: "prod" }).protectDataBuckets).toBe(true);
     expect(resolveEnvironment({ ...base, environment: "prod", protectDataBuckets: false }).protectDataBuckets).toBe(false);
@@ -136,6 +143,7 @@ describe("resolveEnvironment rules (each names field, value and rule)", () => {
     [{ stepMarginSeconds: "60" }, 'stepMarginSeconds = "60": must be an integer from 30 to 300'],
     [{ stepMarginSeconds: 120, lambdaTimeoutSeconds: 200 }, "stepMarginSeconds = 120: must be at most half of lambdaTimeoutSeconds (200)"],
     [{ lambdaTimeoutSeconds: 100 }, "stepMarginSeconds = 60: must be at most half of lambdaTimeoutSeconds (100)"],
+    [{ ciBuilds: "yes" }, 'ciBuilds = "yes": must be true or false'],
     [{ defaultTags: { "aws:owner": "x" } }, 'defaultTags key "aws:owner": the "aws:" prefix is reserved'],
     [{ extraTags: { "": "x" } }, 'extraTags key "": must be 1-128 characters'],
     [{ extraTags: { Team: "a;b" } }, 'extraTags.Team = "a;b": must be a string of at most 256'],

@@ -215,6 +215,11 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     );
   }
 
+  const ciBuilds = input.ciBuilds ?? name === "dev";
+  if (typeof ciBuilds !== "boolean") {
+    problems.push(`ciBuilds = ${show(ciBuilds)}: must be true or false`);
+  }
+
   if (problems.length > 0) throw new ConfigError(name, problems);
   return {
     environment: input.environment,
@@ -243,5 +248,6 @@ export function resolveEnvironment(input: EnvironmentInput): EnvironmentConfig {
     alertEmails: [...alertEmails],
     snapStart,
     stepMarginSeconds,
+    ciBuilds,
   };
 }

@@ -63,6 +63,10 @@ describe("DataPlatformStack composition", () => {
       ARTIFACTS_BUCKET_NAME: ref(json, "aws_s3_bucket", "run-artifacts/bucket", "bucket"),
       ALERT_TOPIC_ARN: ref(json, "aws_sns_topic", "alerts/topic", "arn"),
       DBT_STEP_MARGIN_SECONDS: "60",
+      // The role PR builds run as (ciBuilds: dev only); prod's runner refuses CI builds.
+      ...(env === "dev"
+        ? { CI_BUILD_ROLE_ARN: expect.stringMatching(/^arn:\$\{data\.aws_partition\..*:iam::\$\{data\.aws_caller_identity\..*:role\/dev-dbt-ci-build$/) }
+        : {}),
     });
     expect(fn.kms_key_arn).toBe(refOnly(json, "aws_kms_key", "arn"));
     expect(byPath(json, "aws_cloudwatch_log_group", "dbt-runner/logs")).toMatchObject({ name: `/aws/lambda/${env}-dbt-runner`, retention_in_days: 14 });
@@ -216,7 +220,7 @@ describe("DataPlatformStack outputs", () => {
     const json = stacks[env];
     expect(Object.keys(json.output).sort()).toEqual(
       ["athena_workgroup", "data_buckets", "dead_letter_queue", "function_arn", "function_name", "glue_database", "log_group",
-        "artifacts_bucket", "alert_topic_arn", "ingest_function_name", "state_machine_arn"].sort(),
+        "artifacts_bucket", "alert_topic_arn", "ingest_function_name", "state_machine_arn", ...(env === "dev" ? ["ci_build_role_arn"] : [])].sort(),
     );
     expect(json.output.data_buckets.value).toEqual({
       raw: ref(json, "aws_s3_bucket", "raw/bucket", "bucket"),

@@ -16,6 +16,7 @@ import { buildEventSource, grantPutBuildEvents } from "../constructs/build-event
 import { RunArtifacts } from "../constructs/run-artifacts";
 import { Alerts } from "../constructs/alerts";
 import { IngestFunction } from "../constructs/ingest-function";
+import { CiBuildRole, grantPrTeardown } from "../constructs/ci-build-role";
 import { PartialS3Backend } from "./partial-s3-backend";
 
 export interface DataPlatformStackProps {
@@ -46,6 +47,8 @@ export class DataPlatformStack extends TerraformStack {
   readonly alerts: Alerts;
   /** The seed pipeline's ingestion function (unless `ingestFunction` is off). */
   readonly ingest?: IngestFunction;
+  /** The role pull-request builds run as (`ciBuilds` envs only). */
+  readonly ciBuildRole?: CiBuildRole;
 
   /** The synthesized JSON, with Terraform's required_version (an override would also add metadata). */
   override toTerraform(): any {
@@ -74,6 +77,7 @@ export class DataPlatformStack extends TerraformStack {
       : `arn:${partition}:iam::${accountId}:policy/${config.permissionsBoundary}`;
 
     const functionName = `${env}-dbt-runner`;
+    const ciBuildRoleName = `${env}-dbt-ci-build`;
     const ingestName = `${env}-ingest`;
     const buildName = `${env}-dbt-build`;
     const key = new PlatformKey(this, "platform-key", {
@@ -139,6 +143,8 @@ export class DataPlatformStack extends TerraformStack {
         ALERT_TOPIC_ARN: this.alerts.topicArn,
         // The time a build step keeps before its deadline (the state machine's steps).
         DBT_STEP_MARGIN_SECONDS: String(config.stepMarginSeconds),
+        // The role is created below (its trust names the runner's role); the name fixes its ARN.
+        ...(config.ciBuilds ? { CI_BUILD_ROLE_ARN: `arn:${partition}:iam::${accountId}:role/${ciBuildRoleName}` } : {}),
       },
     });
     this.lake.raw.grantRead(this.runner);
@@ -153,6 +159,32 @@ export class DataPlatformStack extends TerraformStack {
     // One entry per function: errors, throttles and duration over 80% of its timeout.
     this.alerts.alarmFunctions([{ name: functionName, timeoutSeconds: config.lambdaTimeoutSeconds }]);
     this.alerts.alarmDeadLetterQueues([{ name: `${functionName}-dlq` }]);
+
+    if (config.ciBuilds) {
+      const buckets = {
+        processedBucketArn: this.lake.processed.bucketArn,
+        athenaResultsBucketArn: this.lake.athenaResults.bucketArn,
+      };
+      const ciBuildRole = new CiBuildRole(this, "ci-build", {
+        ...aws,
+        ...buckets,
+        roleName: ciBuildRoleName,
+        env,
+        runnerRoleArn: this.runner.role.arn,
+        permissionsBoundary,
+        databaseName: this.lake.databaseName,
+      });
+      this.ciBuildRole = ciBuildRole;
+      this.lake.raw.grantRead(ciBuildRole);
+      this.lake.processed.grantRead(ciBuildRole); // the env's marts a deferred build reads
+      this.lake.grantAthenaQuery(ciBuildRole);
+      key.grantDecrypt(ciBuildRole);
+      key.grantGenerateDataKey(ciBuildRole);
+      ciBuildRole.grantAssume(this.runner);
+      // Teardown and the sweeper run with the runner's own credentials (ci_teardown.py).
+      grantPrTeardown(this.runner, { ...aws, ...buckets, env, databaseName: this.lake.databaseName, artifactsBucketArn: this.artifacts.bucketArn });
+      new TerraformOutput(this, "ci_build_role_arn", { description: "The role pull-request builds run as", value: ciBuildRole.roleArn });
+    }
 
     if (config.ingestFunction) {
       this.ingest = new IngestFunction(this, "ingest", {

@@ -148,6 +148,8 @@ describe("IAM: the runner's role policy, statement by statement", () => {
       "WriteCiRunRecords",
       "PublishAlerts",
       "GenerateDataKeyWithPlatformKey",
+      // Pull-request builds (ciBuilds, dev only): assume the CI build role, tear PRs down.
+      ...(env === "dev" ? ["AssumeCiBuildRole", "DropPrDatabases", "DeletePrObjectVersions", "ListPrObjectVersions"] : []),
       "PutBuildEvents",
     ]);
   });
@@ -218,6 +220,91 @@ describe("IAM: the runner's role policy, statement by statement", () => {
     }
     expect(s.ReadRaw.actions).not.toContain("s3:PutObject");
     const all = Object.values(s).flatMap((x) => x.actions ?? []);
-    for (const dangerous of ["iam:PassRole", "glue:DeleteDatabase", "s3:PutBucketPolicy", "kms:Encrypt"]) expect(all).not.toContain(dangerous);
+    for (const dangerous of ["iam:PassRole", "s3:PutBucketPolicy", "kms:Encrypt"]) expect(all).not.toContain(dangerous);
+    // Dropping a database and deleting object versions: only a PR's, for teardown.
+    for (const [sid, statement] of Object.entries(s)) {
+      const actions = statement.actions ?? [];
+      if (actions.includes("glue:DeleteDatabase") || actions.includes("s3:DeleteObjectVersion") || actions.some((a) => a.startsWith("sts:"))) {
+        expect(["DropPrDatabases", "DeletePrObjectVersions", "AssumeCiBuildRole"]).toContain(sid);
+      }
+    }
+  });
+
+  it("dev's runner assumes the CI build role only, and tears down only PR databases and ci/ prefixes", () => {
+    const json = stacks.dev;
+    const s = runnerStatements(json);
+    const bucket = (kind: string) => ref(json, "aws_s3_bucket", `${kind}/bucket`, "arn");
+    const artifacts = ref(json, "aws_s3_bucket", "run-artifacts/bucket", "arn");
+    const account = ref(json, "aws_caller_identity", "account", "account_id", "data");
+    const partition = ref(json, "aws_partition", "partition", "partition", "data");
+    const glue = `arn:${partition}:glue:ap-southeast-2:${account}`;
+    const pr = "dbt_lambda_dev_pr_*";
+    expect(s.AssumeCiBuildRole).toMatchObject({ actions: ["sts:AssumeRole"], resources: [ref(json, "aws_iam_role", "ci-build/role", "arn")] });
+    expect(s.DropPrDatabases).toMatchObject({
+      actions: ["glue:DeleteDatabase", "glue:DeleteTable", "glue:BatchDeleteTable"],
+      resources: [`${glue}:catalog`, `${glue}:database/${pr}`, `${glue}:table/${pr}/*`, `${glue}:userDefinedFunction/${pr}/*`],
+    });
+    expect(s.DeletePrObjectVersions).toMatchObject({
+      actions: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+      resources: [`${bucket("processed")}/ci/*`, `${artifacts}/ci/*`, `${bucket("athena-results")}/dbt/dev/ci/*`],
+    });
+    expect(s.ListPrObjectVersions.condition).toEqual([{ test: "StringLike", variable: "s3:prefix", values: ["ci/*", "dbt/dev/ci/*"] }]);
+    expect(Object.keys(runnerStatements(stacks.prod))).not.toContain("AssumeCiBuildRole");
+  });
+});
+
+describe("IAM: the CI build role", () => {
+  function ciStatements(json: TfJson): Record<string, Statement> {
+    const [, statements] = documents(json).find(([id]) => id.startsWith("ci-build_policy_"))!;
+    return Object.fromEntries(statements.map((s) => [s.sid!, s]));
+  }
+
+  it("exists in dev only, carries the boundary and trusts only the runner's role", () => {
+    expect(Object.keys(ofType(stacks.prod, "aws_iam_role")).some((id) => id.startsWith("ci-build"))).toBe(false);
+    const json = stacks.dev;
+    const roles = ofType(json, "aws_iam_role");
+    const [id, role] = Object.entries(roles).find(([key]) => key.startsWith("ci-build_role"))!;
+    expect(role.name).toBe("dev-dbt-ci-build");
+    expect(role.permissions_boundary).toBe(roles[Object.keys(roles).find((k) => k.startsWith("dbt-runner_role"))!].permissions_boundary);
+    const [, trust] = documents(json).find(([doc]) => doc.startsWith("ci-build_trust_"))!;
+    expect(trust).toEqual([
+      {
+        sid: "TheDbtRunnerOnly",
+        effect: "Allow",
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "AWS", identifiers: [ref(json, "aws_iam_role", "dbt-runner/role", "arn")] }],
+      },
+    ]);
+    expect(id).toMatch(/^ci-build_role_/);
+    const fn = Object.values(ofType(json, "aws_lambda_function")).find((f) => f.function_name === "dev-dbt-runner")!;
+    expect(fn.environment.variables.CI_BUILD_ROLE_ARN).toMatch(/^arn:\$\{data\.aws_partition\.[^}]+\}:iam::\$\{data\.aws_caller_identity\.[^}]+\}:role\/dev-dbt-ci-build$/);
+  });
+
+  it("writes only PR databases and ci/pr_*/ prefixes, reads what a build defers to", () => {
+    const json = stacks.dev;
+    const s = ciStatements(json);
+    const bucket = (kind: string) => ref(json, "aws_s3_bucket", `${kind}/bucket`, "arn");
+    const account = ref(json, "aws_caller_identity", "account", "account_id", "data");
+    const partition = ref(json, "aws_partition", "partition", "partition", "data");
+    const glue = `arn:${partition}:glue:ap-southeast-2:${account}`;
+    const [db, pr] = ["dbt_lambda_dev", "dbt_lambda_dev_pr_*"];
+    expect(Object.keys(s)).toEqual([
+      "GlueReadForDeferral",
+      "GlueWritePrDatabases",
+      "WritePrData",
+      "ListAthenaResults",
+      "ReadRaw",
+      "ReadProcessed",
+      "AthenaQueryInWorkgroup",
+      "DecryptWithPlatformKey",
+      "GenerateDataKeyWithPlatformKey",
+    ]);
+    expect(s.GlueReadForDeferral.resources).toEqual([`${glue}:catalog`, `${glue}:database/${db}`, `${glue}:table/${db}/*`, `${glue}:database/${pr}`, `${glue}:table/${pr}/*`]);
+    expect(s.GlueWritePrDatabases.resources).toEqual([`${glue}:catalog`, `${glue}:database/${pr}`, `${glue}:table/${pr}/*`]);
+    expect(s.WritePrData.resources).toEqual([`${bucket("processed")}/ci/pr_*/*`, `${bucket("athena-results")}/dbt/dev/ci/pr_*/*`]);
+    expect(s.ReadProcessed.actions).not.toContain("s3:PutObject");
+    expect(s.ReadRaw.actions).not.toContain("s3:PutObject");
+    expect(s.AthenaQueryInWorkgroup.resources).toEqual([refOnly(json, "aws_athena_workgroup", "arn")]);
+    for (const statement of Object.values(s)) for (const resource of statement.resources ?? []) expect(isOpen(resource)).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { buildEventSource } from "../../constructs/build-events";
 import { ATHENA_QUERY_ACTIONS, GLUE_READ_ACTIONS, GLUE_WRITE_ACTIONS } from "../../constructs/dbt-actions";
+import { ciBoundaryStatements } from "./ci-boundary";
 import { LOG_DELIVERY_ACTIONS, type DeployScope } from "./deploy-policy";
 import { glueDatabaseName } from "./names";
 import type { PolicyDocument } from "./policy-document";
@@ -123,6 +124,7 @@ export function boundaryPolicy(scope: DeployScope): PolicyDocument {
         Action: "sns:Publish",
         Resource: arn("sns", `${env}-*`),
       },
+      ...ciBoundaryStatements(scope),
     ],
   };
 }

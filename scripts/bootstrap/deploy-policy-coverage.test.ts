@@ -278,8 +278,10 @@ describe.each([
     const services = new Set([passed.Condition?.StringEquals?.["iam:PassedToService"] ?? []].flat());
     const trusted = Object.values(stack().resource.aws_iam_role ?? {}).flatMap((role) => {
       const document = String(role.assume_role_policy).replace(/^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/, "$1");
-      const statements = (stack().data.aws_iam_policy_document[document] as { statement: { principals: { identifiers: string[] }[] }[] }).statement;
-      return statements.flatMap((st) => st.principals.flatMap((p) => p.identifiers));
+      const statements = (stack().data.aws_iam_policy_document[document] as { statement: { principals: { type: string; identifiers: string[] }[] }[] }).statement;
+      // Services are passed a role; a role trusted by another role (the CI build role, by the
+      // runner's) is assumed with sts:AssumeRole and needs no iam:PassRole.
+      return statements.flatMap((st) => st.principals.filter((p) => p.type === "Service").flatMap((p) => p.identifiers));
     });
     expect([...new Set(trusted)].sort()).toEqual([...services].sort());
     for (const role of Object.values(stack().resource.aws_iam_role ?? {})) {
@@ -316,6 +318,8 @@ describe.each([
     const boundary = boundaryPolicy(scope);
     const roles = Object.values(stack().resource.aws_iam_role ?? {});
     expect(roles.length).toBeGreaterThan(0);
+    // The CI build role (ciBuilds: dev) is one of them, so its grants are held to the boundary too.
+    expect(roles.some((r) => r.name === `${env}-dbt-ci-build`)).toBe(config.ciBuilds);
     for (const role of roles) {
       expect(resolve(String(role.permissions_boundary))).toBe(`arn:aws:iam::${ACCOUNT}:policy/${env}-platform-boundary`);
       expect(resolve(String(role.permissions_boundary))).toBe(scope.boundaryArn);

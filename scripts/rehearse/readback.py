@@ -44,6 +44,8 @@ def check_stack(clients: Callable[[str], Any], stack: dict[str, Any], outputs: d
         _ingest(clients("lambda"), stack, out, buckets, found)
     _alerts(clients("sns"), clients("cloudwatch"), stack, out, found)
     _roles(clients("iam"), stack, found)
+    if "ci_build_role_arn" in out:
+        _ci_build_role(clients("iam"), clients("lambda"), out, found)
     return found
 
 
@@ -229,6 +231,21 @@ def _roles(iam, stack, found: Findings) -> None:
         found.expect(boundary is not None and boundary.endswith(":policy/" + boundary.rsplit("/", 1)[-1]),
                      f"role {role['name']}: no permissions boundary")
         found.expect(bool(iam.list_role_policies(RoleName=role["name"])["PolicyNames"]), f"role {role['name']}: no policy")
+
+
+def _ci_build_role(iam, lam, out, found: Findings) -> None:
+    """The role PR builds run as: the runner's CI_BUILD_ROLE_ARN names it, and only the runner may assume it."""
+    arn = out["ci_build_role_arn"]
+    role = iam.get_role(RoleName=arn.rsplit("/", 1)[-1])["Role"]
+    found.expect(role["Arn"] == arn, f"CI build role: {role['Arn']}, output says {arn}")
+    runner = lam.get_function_configuration(FunctionName=out["function_name"])
+    variables = runner.get("Environment", {}).get("Variables", {})
+    found.expect(variables.get("CI_BUILD_ROLE_ARN") == arn,
+                 f"{out['function_name']}: CI_BUILD_ROLE_ARN={variables.get('CI_BUILD_ROLE_ARN')!r}, expected {arn!r}")
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    principals = [st.get("Principal", {}).get("AWS") for st in trust.get("Statement", [])]
+    found.expect(principals == [runner["Role"]], f"CI build role: trusted by {principals}, expected only {runner['Role']}")
 
 
 # --- the pipeline's writes ---------------------------------------------------------------------------
