@@ -132,6 +132,14 @@ export function deployPolicy(scope: DeployScope): PolicyDocument {
       ],
     },
     {
+      // make ship-project in deploy.yml: a bundle under projects/bundles/ and the env's pointer
+      // projects/current (read to compare, written last). Nothing else of the artifacts bucket.
+      Sid: "ShipProjectBundles",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject"],
+      Resource: s3(`${scope.bucketPrefix}-artifacts-*/projects/*`),
+    },
+    {
       Sid: "GlueCatalog",
       Effect: "Allow",
       Action: [
