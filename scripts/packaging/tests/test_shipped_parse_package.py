@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.testing.chinook import moto_server
+
 
 # A deployment unlike the build's placeholders: other buckets, database, workgroup and folder. The region
 # and ENVIRONMENT are keyed by value (issue 20): the package is parsed for the stack's region and a
@@ -75,8 +77,17 @@ def test_the_unpacked_package_starts_from_its_parse_and_it_equals_a_fresh_one(fu
     (tmp_path / "tmp").mkdir()
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TMPDIR": str(tmp_path / "tmp"),
            "PYTHONPATH": str(tmp_path / "task"), "DBT_LOG_LEVEL": "warn", **DEPLOYMENT}
-    done = subprocess.run([sys.executable, "-c", CONTAINER], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=600)
+    # The deployment's AWS is moto_server: the runner asks its artifacts bucket for the current
+    # project bundle (there is none, so it uses the package's project) and stores its run there.
+    with moto_server() as endpoint:
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, region_name=DEPLOYMENT["AWS_REGION"], aws_access_key_id="test",
+                     aws_secret_access_key="test").create_bucket(
+            Bucket=DEPLOYMENT["ARTIFACTS_BUCKET_NAME"],
+            CreateBucketConfiguration={"LocationConstraint": DEPLOYMENT["AWS_REGION"]})
+        done = subprocess.run([sys.executable, "-c", CONTAINER], cwd=tmp_path, env={**env, "AWS_ENDPOINT_URL": endpoint},
+                              capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
