@@ -13,7 +13,6 @@ the full build's time. Prints figures; asserts nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

@@ -6,6 +6,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import { buildDefinition, StateMachineDefinition } from "./build-definition";
 import { IGrantable } from "./grants";
+import { LOG_DELIVERY_ACTIONS } from "./log-delivery";
 
 /** The function the steps invoke (DbtRunner). */
 export interface StepRunner {
@@ -121,16 +122,7 @@ export class BuildStateMachine extends Construct {
           // resource-level permissions); the log group itself is named in the logging configuration.
           sid: "DeliverLogs",
           effect: "Allow",
-          actions: [
-            "logs:CreateLogDelivery",
-            "logs:GetLogDelivery",
-            "logs:UpdateLogDelivery",
-            "logs:DeleteLogDelivery",
-            "logs:ListLogDeliveries",
-            "logs:PutResourcePolicy",
-            "logs:DescribeResourcePolicies",
-            "logs:DescribeLogGroups",
-          ],
+          actions: [...LOG_DELIVERY_ACTIONS, "logs:DescribeLogGroups"],
           resources: ["*"],
         },
         // X-Ray has no resource-level permissions: AWS accepts only "*" for these actions.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scripts.testing.chinook import ingest_module, sample_data
-from scripts.testing.runner_env import HANDLER_ENV
+from scripts.testing.runner_env import HANDLER_ENV, write_numbers
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -59,3 +59,15 @@ def context():
         function_name = "test-dbt-runner"
 
     return LambdaContext()
+
+
+@pytest.fixture
+def tiny(copy_fixture, tmp_path, monkeypatch):
+    """(project, data folder): the tiny fixture project on the local target, its raw table 1, 2, 3."""
+    project = copy_fixture("tiny")
+    data = tmp_path / "data"
+    write_numbers(data, [1, 2, 3])
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
+    monkeypatch.setenv("ENVIRONMENT", "local")
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(data))
+    return project, data

@@ -20,7 +20,7 @@ from dbt_runner import alerts, events, partitions, run_artifacts
 from dbt_runner.dbt_run import DbtSession
 from scripts.testing.chinook import aws_env, fixture_database, ingest_module, manifest_event, moto_server
 from scripts.testing.faults import record
-from scripts.testing.runner_env import REPO, env_of, write_numbers
+from scripts.testing.runner_env import REPO, env_of
 
 RAW = "faults-raw"
 ARTIFACTS = "faults-artifacts"
@@ -123,17 +123,6 @@ def test_a_persistent_s3_error_on_the_manifest_leaves_the_day_unread(empty_bucke
 
 
 # --- the runner's artifacts under S3 faults -----------------------------------------------------
-
-
-@pytest.fixture
-def tiny(copy_fixture, tmp_path, monkeypatch):
-    project = copy_fixture("tiny")
-    data = tmp_path / "data"
-    write_numbers(data, [1, 2, 3])
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("ENVIRONMENT", "local")
-    monkeypatch.setenv("LOCAL_DATA_DIR", str(data))
-    return project, data
 
 
 def _run_summaries(client) -> list[dict]:

@@ -19,17 +19,6 @@ def query(database: Path, sql: str):
         return connection.execute(sql).fetchall()
 
 
-@pytest.fixture
-def tiny(copy_fixture, tmp_path, monkeypatch):
-    project = copy_fixture("tiny")
-    data = tmp_path / "data"
-    write_numbers(data, [1, 2, 3])
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("ENVIRONMENT", "local")
-    monkeypatch.setenv("LOCAL_DATA_DIR", str(data))
-    return project, data
-
-
 def test_build_reports_every_node_and_writes_only_under_tmp(handler_module, tiny, context):
     project, data = tiny
     summary = handler_module.handler({"command": ["build"]}, context)

@@ -15,7 +15,6 @@ from dbt_runner import run_artifacts, state
 from scripts.testing.chinook import DBT_DIR, aws_env, moto_server
 from dbt_runner.dbt_run import DbtRunFailed, DbtSession
 from dbt_runner.events import EventError
-from scripts.testing.runner_env import write_numbers
 
 STATE_BUILD = {"command": ["build"], "cli_args": ["--select", "state:modified+"], "state": "latest"}
 
@@ -122,14 +121,9 @@ def test_bad_state_options_are_refused_before_dbt_starts(handler_module, event, 
 # --- artifacts, docs ---------------------------------------------------------------------
 
 @pytest.fixture
-def tiny(copy_fixture, tmp_path, monkeypatch):
-    project = copy_fixture("tiny")
-    data = tmp_path / "data"
-    write_numbers(data, [1, 2, 3])
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("ENVIRONMENT", "local")
-    monkeypatch.setenv("LOCAL_DATA_DIR", str(data))
-    return data
+def tiny(tiny):
+    """conftest's tiny project; these tests need only its data folder."""
+    return tiny[1]
 
 
 def test_docs_generate_stores_one_self_contained_page(handler_module, tiny, context):

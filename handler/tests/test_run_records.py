@@ -5,26 +5,20 @@ latest/ moves atomically (a pointer written last)."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from dbt_runner import alerts, run_artifacts
-from scripts.testing.runner_env import write_numbers
 
 
 @pytest.fixture
-def tiny(copy_fixture, tmp_path, monkeypatch):
-    project = copy_fixture("tiny")
+def tiny(tiny):
+    """conftest's tiny project with a second model downstream of the first."""
+    project, _ = tiny
     (project / "models" / "tripled.sql").write_text("select n, n * 3 as tripled from {{ ref('doubled') }}\n")
-    data = tmp_path / "data"
-    write_numbers(data, [1, 2, 3])
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("ENVIRONMENT", "local")
-    monkeypatch.setenv("LOCAL_DATA_DIR", str(data))
-    return project, data
+    return tiny
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from dbt_runner import alerts
 from dbt_runner.dbt_run import DbtRunFailed
 from dbt_runner.jsonlog import redact_args
-from scripts.testing.runner_env import write_numbers
 
 SECRET = "hunter2-s3cr3t"
 
@@ -25,17 +24,13 @@ def test_redact_args_hides_args_like_vars():
 
 
 @pytest.fixture
-def tiny(copy_fixture, tmp_path, monkeypatch):
-    project = copy_fixture("tiny")
+def tiny(tiny):
+    """conftest's tiny project with a macro that takes a secret through --args."""
+    project, _ = tiny
     (project / "macros").mkdir(exist_ok=True)
     (project / "macros" / "grant.sql").write_text(
         "{% macro grant(password) %}{% do log('granted', info=True) %}{% endmacro %}\n")
-    data = tmp_path / "data"
-    write_numbers(data, [1, 2, 3])
-    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    monkeypatch.setenv("ENVIRONMENT", "local")
-    monkeypatch.setenv("LOCAL_DATA_DIR", str(data))
-    return project, data
+    return tiny
 
 
 def _stored(data: Path) -> dict[str, str]:

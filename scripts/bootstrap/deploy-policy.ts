@@ -1,24 +1,13 @@
 import type { EnvironmentConfig } from "../../envs";
+import { LOG_DELIVERY_ACTIONS } from "../../constructs/log-delivery";
 import type { Environment } from "./args";
 import { boundaryPolicyArn, glueDatabaseName, stateKeyPrefix } from "./names";
 import type { PolicyDocument, PolicyStatement } from "./policy-document";
 
+export { LOG_DELIVERY_ACTIONS };
+
 /** The services the stack's roles are passed to: functions, the build state machine, its rules. */
 export const STACK_ROLE_SERVICES = ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"] as const;
-
-/**
- * CloudWatch Logs' vended-log delivery, which a state machine's logging uses; AWS documents these
- * for the state machine's role and for whoever creates or updates it, on "*" only.
- */
-export const LOG_DELIVERY_ACTIONS = [
-  "logs:CreateLogDelivery",
-  "logs:GetLogDelivery",
-  "logs:UpdateLogDelivery",
-  "logs:DeleteLogDelivery",
-  "logs:ListLogDeliveries",
-  "logs:PutResourcePolicy",
-  "logs:DescribeResourcePolicies",
-] as const;
 
 /** The env's log groups: its functions' and its state machine's (`/aws/vendedlogs/states/<env>-*`). */
 export function logGroupArns(arn: (service: string, resource: string) => string, env: string): string[] {

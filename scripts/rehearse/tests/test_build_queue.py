@@ -6,7 +6,6 @@ here); the queue states are buildDefinition()'s own, with short waits."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 
