@@ -194,7 +194,9 @@ def read_latest(store: Store, names: tuple[str, ...] = LATEST_FILES) -> Latest |
     else:
         folder, invocation_id = LATEST_PREFIX, None
     files = {name: body for name in names if (body := store.get(folder + name)) is not None}
-    if "manifest.json" not in files:
+    # A build is known by its manifest; a reader that asks only for other files (a stepped build's
+    # run history) gets them when they are there.
+    if not files or ("manifest.json" in names and "manifest.json" not in files):
         return None
     return Latest(folder, invocation_id, files)
 

@@ -146,3 +146,13 @@ def test_latest_moves_atomically_when_an_upload_fails_midway(handler_module, tin
     assert any(k.startswith("latest/") and k.endswith("run_results.json") for k in calls)  # it got that far
     monkeypatch.setattr(run_artifacts.LocalStore, "put", put)
     assert _latest_invocation(data) == first["invocation_id"]
+
+
+def test_a_reader_of_the_run_history_alone_gets_it(handler_module, tiny, context):
+    """A stepped build reads only latest/'s run_results.json (its nodes' times), not the manifest."""
+    _, data = tiny
+    handler_module.handler({"command": ["build"]}, context)
+    latest = run_artifacts.read_latest(_store(data), names=("run_results.json",))
+    assert latest is not None and list(latest.files) == ["run_results.json"]
+    assert json.loads(latest.files["run_results.json"])["results"]
+    assert run_artifacts.read_latest(_store(data / "nothing-here"), names=("run_results.json",)) is None
