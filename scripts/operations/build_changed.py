@@ -119,25 +119,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _invoke(runner) -> int:
-    import boto3
-    from botocore.config import Config
+    """The build through make invoke's synchronous call; queued asynchronously when the runner is busy."""
+    from botocore.exceptions import ClientError
 
-    # A build may take the function's whole timeout (900 s): wait for it, do not retry it.
-    client = boto3.client("lambda", region_name=runner.region, config=Config(read_timeout=960, retries={"total_max_attempts": 1}))
-    payload = json.dumps(EVENT).encode()
-    extra = {"Qualifier": runner.qualifier} if runner.qualifier else {}
+    from scripts.operations import invoke
+
     name = runner.function_name
     try:
-        response = client.invoke(FunctionName=name, Payload=payload, LogType="None", **extra)
-    except client.exceptions.TooManyRequestsException:
-        client.invoke(FunctionName=name, Payload=payload, InvocationType="Event", **extra)
+        succeeded, body = invoke.invoke(runner, EVENT)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TooManyRequestsException":
+            raise
+        import boto3
+
+        extra = {"Qualifier": runner.qualifier} if runner.qualifier else {}
+        boto3.client("lambda", region_name=runner.region).invoke(
+            FunctionName=name, Payload=json.dumps(EVENT).encode(), InvocationType="Event", **extra)
         print(f"{name} is busy (reserved concurrency): the build is queued; its result goes to the alert topic.")
         return 0
-    body = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
+    if not succeeded:
         print(f"{name}: the build failed: {json.dumps(body)[:4000]}", file=sys.stderr)
         return 1
-    nodes = body.get("nodes", []) if isinstance(body, dict) else []
+    nodes = body.get("nodes", [])
     print(f"{name}: {body.get('status')} in {body.get('elapsed_seconds')} s, counts {body.get('counts')}, "
           f"{len(nodes)} nodes; state {body.get('state')}; artifacts {body.get('artifacts')}")
     return 0

@@ -34,7 +34,7 @@ class InvokeError(RuntimeError):
 @dataclass(frozen=True)
 class Runner:
     function_name: str
-    region: str
+    region: str | None  # None: the SDK's own default region
     #: The `live` alias a SnapStart runner is invoked through, else None.
     qualifier: str | None = None
 

@@ -45,17 +45,15 @@ InvokeRunner = Callable[[str, dict], dict]
 
 
 def lambda_invoke(function_name: str, payload: dict) -> dict:
-    """Invoke the deployed runner synchronously (RequestResponse) and return its response."""
+    """Invoke the deployed runner synchronously (make invoke's call) and return its response."""
     import boto3
-    from botocore.config import Config
 
-    client = boto3.client("lambda", config=Config(read_timeout=900, retries={"max_attempts": 0}))
-    response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
-                             Payload=json.dumps(payload).encode())
-    body = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
-        message = body.get("errorMessage") if isinstance(body, dict) else body
-        raise ShipError(f"{function_name} refused the bundle: {message}")
+    from scripts.operations import invoke
+
+    runner = invoke.Runner(function_name, boto3.session.Session().region_name)
+    succeeded, body = invoke.invoke(runner, payload)
+    if not succeeded:
+        raise ShipError(f"{function_name} refused the bundle: {body.get('errorMessage', body)}")
     return body
 
 
