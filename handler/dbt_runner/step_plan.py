@@ -9,8 +9,11 @@ ancestors include all of the test's parents, so a failing test skips them, exact
 
 Estimates: a node's `execution_time` in the last good build (latest/run_results.json) times
 SAFETY, else the default (`DBT_STEP_DEFAULT_NODE_SECONDS`, 30 s): a conservative guess for an
-Athena model with no history. Each chunk is also charged the dbt invocation's own overhead
-(the one measured in this run, else CHUNK_OVERHEAD_SECONDS).
+Athena model with no history. Once the run has finished MIN_PACED_NODES nodes with history, it
+knows its own pace (their time now over their time then, never below 1): estimates become
+history x pace x PACED_SAFETY. A slow day (Athena queueing, more data) raises them; a normal
+one fills steps better than the blind SAFETY. Each chunk is also charged the dbt invocation's
+own overhead (the one measured in this run, else CHUNK_OVERHEAD_SECONDS).
 """
 
 from __future__ import annotations
@@ -26,8 +29,13 @@ import networkx as nx
 EXECUTED = {"model", "seed", "snapshot", "test", "unit_test"}
 BUILT = {"model", "seed", "snapshot"}
 FAILED = {"error", "fail"}  # statuses whose descendants dbt skips
-SAFETY = 1.25
+SAFETY = 1.25  # before the run knows its pace
+PACED_SAFETY = 1.1  # on history x this run's pace
+MIN_PACED_NODES = 5
+MAX_PACE = 4.0
 CHUNK_OVERHEAD_SECONDS = 1.0
+# A step's later chunk must carry at least this share of the step's budget (see worth_another_chunk).
+TAIL_SHARE = 0.25
 MAX_RUN_STATE_BYTES = 200 * 1024
 
 
@@ -95,11 +103,31 @@ def selector(manifest: Any, unique_id: str) -> str:
     return "fqn:" + ".".join(node.fqn)
 
 
-def estimate(unique_id: str, history: Mapping[str, float], default: float) -> tuple[float, bool]:
-    """(seconds, whether they come from history) for one node."""
+def estimate(unique_id: str, history: Mapping[str, float], default: float,
+             pace: float | None = None) -> tuple[float, bool]:
+    """(seconds, whether they come from history) for one node; `pace` as pace_of gives it."""
     if unique_id in history:
-        return max(float(history[unique_id]), 0.01) * SAFETY, True
+        seconds = max(float(history[unique_id]), 0.01)
+        return (seconds * SAFETY if pace is None else seconds * pace * PACED_SAFETY), True
     return default, False
+
+
+def paced(totals: list[float] | None, results: Iterable[Mapping[str, Any]], history: Mapping[str, float]) -> list[float]:
+    """[nodes, their seconds in history, their seconds in this run], with a chunk's results added:
+    the nodes that succeeded and have history."""
+    count, then, now = totals or [0, 0.0, 0.0]
+    for result in results:
+        uid = result.get("unique_id")
+        if uid in history and result.get("status") in ("success", "pass", "warn"):
+            count, then, now = count + 1, then + float(history[uid]), now + float(result.get("execution_time") or 0.0)
+    return [count, round(then, 3), round(now, 3)]
+
+
+def pace_of(totals: list[float] | None) -> float | None:
+    """This run's pace against its history (1 to MAX_PACE), once MIN_PACED_NODES nodes tell it."""
+    if not totals or totals[0] < MIN_PACED_NODES or totals[1] <= 0:
+        return None
+    return round(min(MAX_PACE, max(1.0, totals[2] / totals[1])), 3)
 
 
 def history_of(run_results: bytes | None) -> dict[str, float]:
@@ -129,14 +157,14 @@ def parallelism(run_results: bytes | None) -> float:
 
 
 def next_chunk(pending: list[str], history: Mapping[str, float], default: float, time_left: float,
-               overhead: float, overlap: float = 1.0) -> Chunk:
+               overhead: float, overlap: float = 1.0, pace: float | None = None) -> Chunk:
     """The longest prefix of `pending` whose estimate fits in time_left: one invocation's overhead
     plus the nodes' summed estimates over `overlap` (parallelism), and never less than the
     chunk's longest node."""
     busy = longest = 0.0
     nodes: list[str] = []
     for uid in pending:
-        seconds, _ = estimate(uid, history, default)
+        seconds, _ = estimate(uid, history, default, pace)
         total = overhead + max((busy + seconds) / overlap, longest, seconds)
         if total > time_left:
             break
@@ -144,6 +172,22 @@ def next_chunk(pending: list[str], history: Mapping[str, float], default: float,
         longest = max(longest, seconds)
         nodes.append(uid)
     return Chunk(nodes, round(overhead + max(busy / overlap, longest), 3))
+
+
+def worth_another_chunk(chunk: Chunk, pending: int, budget: float | None, overhead: float) -> bool:
+    """Whether a step that already ran a chunk should run `chunk` too, in the time it has left.
+
+    A later chunk pays a whole dbt invocation (`overhead`) for what is usually the short tail
+    the first chunk's estimates left unused. Left to the next step, those nodes join its first
+    chunk at no extra invocation, and cost a step only if the build's last step overflows.
+    So a later chunk runs when it finishes the build (that saves a step), or when it carries at
+    least TAIL_SHARE of the step's budget and three times its own overhead.
+    """
+    if not chunk.nodes:
+        return False
+    if len(chunk.nodes) == pending:
+        return True
+    return chunk.estimate >= max(3 * overhead, TAIL_SHARE * (budget or 0.0))
 
 
 def pack(value: Any) -> str:

@@ -9,19 +9,20 @@ The first step plans: the selection's nodes (dbt's own `ls` with the request's -
 --exclude, --selector ...) in dbt build's order (step_plan.py), from the manifest the container
 keeps warm, or the package's parse on a cold one: no step re-parses. Each step then runs chunks
 of the remaining nodes, each one `dbt build --select <the chunk's fqns> --indirect-selection
-empty` with the request's other arguments (--exclude, --full-refresh, --vars, state ...), as long
-as the chunk's estimate fits before the deadline: the invocation's remaining time (Lambda's
-context; locally DBT_STEP_SECONDS) minus DBT_STEP_MARGIN_SECONDS. A step never starts a node
-it cannot finish by then, so it returns with nothing in flight. A failed node's dependents in
-later chunks are skipped, as dbt skips them within one build (step_plan.skipped_by).
+empty --no-write-json` with the request's other arguments (--exclude, --full-refresh, --vars,
+state ...), as long as the chunk's estimate fits before the deadline: the invocation's remaining
+time (Lambda's context; locally DBT_STEP_SECONDS) minus DBT_STEP_MARGIN_SECONDS. A step never
+starts a node it cannot finish by then, so it returns with nothing in flight. A failed node's
+dependents in later chunks are skipped, as dbt skips them within one build (step_plan.skipped_by).
 
 The run record is one `dbt build`'s (merge_results.py): runs/<date>/<run id>/ (the run id is the
 state machine's execution name) gets, when the last step ends, one merged run_results.json, the
-manifest, one summary.json with `steps`, at most one alert and, when the build succeeded,
-latest/ moves once. Each chunk's run_results.json stays under steps/<step>-<chunk>/. Before
-each chunk starts, in_progress.json records the step, the chunk and the node(s) running (updated
-as dbt starts and finishes nodes); a killed step leaves it behind, and build_step_failed turns it into a
-failed or timed-out run with one alert naming those nodes.
+manifest every step planned and ran from (written once), one summary.json with `steps`, at most
+one alert and, when the build succeeded, latest/ moves once. Each chunk's run_results.json,
+written from dbt's result, stays under steps/<step>-<chunk>/. Before each chunk starts,
+in_progress.json records the step, the chunk and the node(s) running (then updated in the
+background as dbt starts and finishes nodes); a killed step leaves it behind, and
+build_step_failed turns it into a failed or timed-out run with one alert naming those nodes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
+
+from dbt.artifacts.schemas.run import RunExecutionResult
 
 from dbt_runner import alerts, build_events, bundles, events, ingest_manifests, merge_results, partitions, project
 from dbt_runner import run_artifacts, run_lifecycle, settings, step_plan
@@ -99,7 +102,7 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
     key = project.fingerprint(config.project_dir, config.profiles_dir, invocation.cache_inputs)
     shipped = lambda: shipped_for(config, invocation.cache_inputs, request_id)  # noqa: E731
     manifest, source = session.manifest_for(key, invocation.parse_args, shipped)
-    graph = step_plan.build_graph(manifest)
+    graph = _graph_for(key, manifest)
 
     if first:
         state = _new_run(execution, runtime)
@@ -129,13 +132,14 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
     while pending := [uid for uid in order if uid not in status]:
         time_left = deadline - time.perf_counter() if deadline is not None else float("inf")
         overhead = state.get("chunk_overhead", step_plan.CHUNK_OVERHEAD_SECONDS)
+        pace = step_plan.pace_of(work.get("paced"))
         chunk = step_plan.next_chunk(pending, work["history"], config.step_default_node_seconds, time_left, overhead,
-                                     work.get("overlap", 1.0))
-        if chunk.nodes and ran and len(chunk.nodes) < len(pending) and chunk.estimate < 3 * overhead:
-            break  # a small tail chunk costs more overhead than it saves: the next step takes it
+                                     work.get("overlap", 1.0), pace)
+        if ran and not step_plan.worth_another_chunk(chunk, len(pending), budget, overhead):
+            break  # the next step's first chunk takes these nodes, at no extra dbt invocation
         if not chunk.nodes:
             head = pending[0]
-            seconds, known = step_plan.estimate(head, work["history"], config.step_default_node_seconds)
+            seconds, known = step_plan.estimate(head, work["history"], config.step_default_node_seconds, pace)
             whole = (budget or 0) if first else time_left  # what a fresh step has for it
             if ran or (first and seconds <= whole):
                 break  # the next step's fresh invocation has room for it
@@ -153,7 +157,7 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
         name = f"{step_no:03d}-{len([c for c in work['chunks'] if c.startswith(f'{step_no:03d}-')]) + 1}"
         for uid in chunk.nodes:
             selectors.setdefault(uid, step_plan.selector(manifest, uid))
-        args = chunk_args(invocation.args, [selectors[uid] for uid in chunk.nodes])
+        args = [*chunk_args(invocation.args, [selectors[uid] for uid in chunk.nodes]), "--no-write-json"]
         progress = _Progress(store, prefix, {
             "run_id": state["run_id"], "execution": execution, "event": trigger_event, "step": step_no,
             "chunk": name, "chunk_nodes": len(chunk.nodes), "chunks_done": work["chunks"],
@@ -169,18 +173,20 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
             session.remove_callback(progress.on_event)
             if stop is not None:
                 stop.cancel()
+            progress.close()
         wall = time.perf_counter() - started
         chunk_walls.append(wall)
         if stop is not None and stop.fired:
             raise StepTimedOut(f"step {step_no} overran its deadline while running {', '.join(stop.running) or 'dbt'}; "
                                "dbt was interrupted, which cancels its in-flight queries")
-        body = _fresh(config.target_path / "run_results.json", started)
+        body = _chunk_results(outcome, config.target_path / "run_results.json")
         if body is None:
             error = outcome.result.exception
             raise RuntimeError(f"dbt {request.name} wrote no run_results.json for chunk {name}: "
                                f"{type(error).__name__ if error else 'no error'}: {str(error)[:500]}")
         store.put(f"{prefix}steps/{name}/run_results.json", body, "application/json")
         results = json.loads(body).get("results", [])
+        work["paced"] = step_plan.paced(work.get("paced"), results, work["history"])
         for result in results:
             uid = result["unique_id"]
             status[uid] = result["status"]
@@ -192,6 +198,8 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
         node_time = sum(float(r.get("execution_time") or 0.0) for r in results) / work.get("overlap", 1.0)
         state["chunk_overhead"] = round(max(0.3, wall - node_time), 3)
         work["chunks"].append(name)
+        log("dbt_step_chunk", run_id=state["run_id"], chunk=name, nodes=len(chunk.nodes),
+            estimate_seconds=chunk.estimate, seconds=round(wall, 3), pace=pace)
         ran += 1
 
     state["step"] = step_no
@@ -207,7 +215,7 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
                 "manifest_source": source,
                 "run_id": state["run_id"], "remaining_nodes": len(order) - len(status), **timing}
 
-    summary = _finish(state, work, store, config, life, request, shown, execution, request_id, source)
+    summary = _finish(state, work, store, config, life, request, shown, execution, request_id, source, manifest)
     _check_size(state)
     return {"event": trigger_event, "run": state, "done": True, "status": summary["status"], "step": step_no,
             "manifest_source": source,
@@ -215,7 +223,8 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
             "artifacts": summary.get("artifacts"), "elapsed_seconds": summary["elapsed_seconds"], **timing}
 
 
-def _finish(state, work, store, config, life, request, shown, execution, request_id, source) -> dict[str, Any]:
+def _finish(state, work, store, config, life, request, shown, execution, request_id, source,
+            manifest: Any) -> dict[str, Any]:
     """The run's one record, one alert, latest/ and the fan-out event, after its last step."""
     prefix = run_artifacts.run_prefix(state["date"], state["run_id"])
     bodies = [store.get(f"{prefix}steps/{name}/run_results.json") for name in work["chunks"]]
@@ -232,9 +241,7 @@ def _finish(state, work, store, config, life, request, shown, execution, request
     }
     # Stored as every run's is: --vars/--args values redacted, messages masked.
     files = {"run_results.json": run_artifacts.scrub_run_results(json.dumps(merged, indent=2, default=str).encode())}
-    manifest = config.target_path / "manifest.json"
-    if manifest.is_file():
-        files["manifest.json"] = manifest.read_bytes()
+    files["manifest.json"] = _manifest_json(manifest, config.target_path / "manifest.json", state)
     record = _record(summary, store, prefix, life.request.trigger, config, life.environment, request_id, state)
     files["summary.json"] = json.dumps(record, indent=2, default=str).encode()
     for name, body in files.items():  # summary.json last: a run folder with it is complete
@@ -488,11 +495,37 @@ def _check_size(state: dict) -> None:
         raise RuntimeError(f"the run state is {size} bytes, over the {step_plan.MAX_RUN_STATE_BYTES} the state machine carries")
 
 
-def _fresh(path: Path, started_perf: float) -> bytes | None:
-    age = time.perf_counter() - started_perf
-    if path.is_file() and path.stat().st_mtime >= time.time() - age - 1:
-        return path.read_bytes()
-    return None
+def _chunk_results(outcome: Any, path: Path) -> bytes | None:
+    """The chunk's run_results.json, written where dbt writes it, from dbt's own result.
+
+    Chunks run with --no-write-json: dbt would otherwise also write the whole manifest.json after
+    every chunk (a quarter of a second for 400 nodes, and growing with the project). The run's
+    manifest is written once, by its last step (_manifest_json).
+    """
+    result = getattr(outcome.result, "result", None)
+    if not isinstance(result, RunExecutionResult):
+        return None
+    result.write(str(path))
+    return path.read_bytes()
+
+
+def _manifest_json(manifest: Any, path: Path, state: dict[str, Any]) -> bytes:
+    """The run's manifest.json: the manifest every step planned and ran from, stamped with the run."""
+    manifest.metadata.invocation_id = state["run_id"]
+    manifest.metadata.generated_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    manifest.write(str(path))
+    return path.read_bytes()
+
+
+_GRAPHS: dict[str, Any] = {}
+
+
+def _graph_for(key: str, manifest: Any) -> Any:
+    """dbt build's graph of the manifest with fingerprint `key`, built once per warm container."""
+    if key not in _GRAPHS:
+        _GRAPHS.clear()
+        _GRAPHS[key] = step_plan.build_graph(manifest)
+    return _GRAPHS[key]
 
 
 def _close_progress(store: Any, prefix: str, status: str, running: list[str] | None = None) -> None:
@@ -513,16 +546,26 @@ def _now() -> str:
 
 
 class _Progress:
-    """in_progress.json: which node(s) the step is running, rewritten as dbt starts and finishes nodes."""
+    """in_progress.json: which node(s) the step is running.
+
+    Written before dbt starts, then rewritten as dbt starts and finishes nodes. dbt's threads only
+    note the change (its event callbacks run on them): a writer thread puts the newest record,
+    skipping any that a later change made stale, so no node waits on an S3 PUT. `close` returns
+    once the newest record is stored.
+    """
 
     def __init__(self, store: Any, prefix: str, record: dict[str, Any]):
         self._store, self._key, self._record = store, prefix + IN_PROGRESS, record
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._running: list[str] = []
-        self._write()
+        self._version = self._stored = 0
+        self._closed = False
+        self._put(self._body())  # before dbt starts
+        self._writer = threading.Thread(target=self._write_changes, name="dbt-progress", daemon=True)
+        self._writer.start()
 
     def running(self) -> list[str]:
-        with self._lock:
+        with self._changed:
             return list(self._running)
 
     def on_event(self, msg: Any) -> None:
@@ -532,20 +575,42 @@ class _Progress:
         uid = getattr(getattr(msg.data, "node_info", None), "unique_id", None)
         if not uid:
             return
-        with self._lock:
+        with self._changed:
             if name == "NodeStart":
                 self._running.append(uid)
             elif uid in self._running:
                 self._running.remove(uid)
-            self._write()
+            self._version += 1
+            self._changed.notify_all()
 
-    def _write(self) -> None:
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._writer.join()
+
+    def _write_changes(self) -> None:
+        while True:
+            with self._changed:
+                while self._version == self._stored and not self._closed:
+                    self._changed.wait()
+                if self._version == self._stored:
+                    return  # closed, and the newest record is stored
+                version, body = self._version, self._body()
+            self._put(body)
+            with self._changed:
+                self._stored = version
+
+    def _body(self) -> bytes:
         # Every start and finish: a node worth naming runs for seconds (an Athena query), and
         # the record must name what was running when Lambda killed the step.
         if self._running:
             self._record["running"] = list(self._running)
+        return json.dumps(self._record, default=str).encode()
+
+    def _put(self, body: bytes) -> None:
         try:
-            self._store.put(self._key, json.dumps(self._record, default=str).encode(), "application/json")
+            self._store.put(self._key, body, "application/json")
         except Exception as error:  # noqa: BLE001 - a lost progress note must not stop the build
             log("dbt_progress_failed", level="warning", error=f"{type(error).__name__}: {error}"[:300])
 

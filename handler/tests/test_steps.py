@@ -66,6 +66,64 @@ def test_a_chunk_takes_what_fits_by_history_overlap_and_default():
     assert step_plan.parallelism(json.dumps({"elapsed_time": 10, "results": [{"execution_time": 15}]}).encode()) == 1.5
 
 
+def test_a_run_paces_its_estimates_once_enough_nodes_have_run():
+    from dbt_runner import step_plan
+
+    history = {f"n{i}": 2.0 for i in range(8)}
+    assert step_plan.pace_of(None) is None and step_plan.estimate("n0", history, 30.0) == (2.5, True)
+    four = step_plan.paced(None, [{"unique_id": f"n{i}", "status": "success", "execution_time": 3.0} for i in range(4)]
+                           + [{"unique_id": "new", "status": "success", "execution_time": 9.0},  # no history
+                              {"unique_id": "n7", "status": "error", "execution_time": 0.1}], history)
+    assert four == [4, 8.0, 12.0] and step_plan.pace_of(four) is None  # four nodes tell nothing yet
+    slow = step_plan.paced(four, [{"unique_id": "n5", "status": "pass", "execution_time": 3.0}], history)
+    assert step_plan.pace_of(slow) == 1.5  # a slow day: 2 s x 1.5 x 1.1
+    assert step_plan.estimate("n0", history, 30.0, step_plan.pace_of(slow)) == (pytest.approx(3.3), True)
+    fast = step_plan.paced(None, [{"unique_id": f"n{i}", "status": "success", "execution_time": 1.0} for i in range(6)], history)
+    assert step_plan.pace_of(fast) == 1.0  # never below history: 2 s x 1.1
+    assert step_plan.estimate("unknown", history, 30.0, 1.0) == (30.0, False)
+
+
+def test_a_later_chunk_in_a_step_must_carry_a_quarter_of_the_step_or_finish_the_build():
+    from dbt_runner.step_plan import Chunk, worth_another_chunk
+
+    tail = Chunk(["a", "b"], 2.5)
+    assert not worth_another_chunk(tail, 10, 12.0, 0.8)  # < 3 s, a quarter of 12 s: the next step takes it
+    assert worth_another_chunk(tail, 2, 12.0, 0.8)  # the build's last nodes: saves a whole step
+    assert worth_another_chunk(Chunk(["a", "b"], 3.0), 10, 12.0, 0.8)
+    assert not worth_another_chunk(Chunk(["a", "b"], 3.0), 10, 12.0, 1.1)  # three times its overhead: 3.3 s
+    assert not worth_another_chunk(Chunk([], 0.0), 10, 12.0, 0.8)
+    assert worth_another_chunk(Chunk(["a"], 300.0), 10, 840.0, 1.5)  # Lambda: 900 s minus the margin
+
+
+def test_progress_notes_never_wait_on_the_store_and_the_newest_is_stored(tmp_path):
+    """dbt's threads note node starts and finishes; a writer thread puts the newest record."""
+    from types import SimpleNamespace
+
+    local = run_artifacts.LocalStore(tmp_path)
+    puts = []
+
+    class SlowStore:  # an S3 PUT's latency, on the real local store
+        def put(self, key, body, content_type):
+            time.sleep(0.2)
+            puts.append(json.loads(body)["running"])
+            local.put(key, body, content_type)
+
+    def event(name, uid):
+        return SimpleNamespace(info=SimpleNamespace(name=name), data=SimpleNamespace(node_info=SimpleNamespace(unique_id=uid)))
+
+    progress = steps._Progress(SlowStore(), "runs/d/r/", {"step": 1, "running": ["model.p.a"]})
+    assert puts == [["model.p.a"]]  # stored before dbt starts
+    started = time.perf_counter()
+    for name, uid in [("NodeStart", "model.p.a"), ("NodeStart", "model.p.b"), ("MainReportVersion", None),
+                      ("NodeFinished", "model.p.a"), ("NodeStart", "model.p.c")]:
+        progress.on_event(event(name, uid))
+    assert time.perf_counter() - started < 0.1, "a node waited on the store"
+    assert progress.running() == ["model.p.b", "model.p.c"]
+    progress.close()
+    assert json.loads(local.get("runs/d/r/in_progress.json"))["running"] == ["model.p.b", "model.p.c"]
+    assert puts[-1] == ["model.p.b", "model.p.c"] and len(puts) <= 3  # stale records are skipped
+
+
 def test_timeouts_are_told_from_failures():
     assert steps.timed_out_or_failed({"Error": "States.Timeout"}) == "timed_out"
     assert steps.timed_out_or_failed({"Error": "Sandbox.Timedout", "Cause": "{}"}) == "timed_out"
