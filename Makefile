@@ -4,7 +4,7 @@
 #   make synth     synthesize the dev and prod stacks into cdktf.out/
 #   make layer     build the arm64 dbt Lambda layer (build/dbt-layer.zip); layer-requirements re-exports its pins
 #   make package   build the function package (build/function.zip)
-#   make bench     print the benchmark figures (synth, handler, coldstart, history)
+#   make bench     print the benchmark figures (synth, handler, coldstart, history, ship, steps)
 #   make bootstrap create the Terraform state bucket (ARGS="--region ... --env dev")
 #   make rehearse-walkthrough  the README's "Deploy to your AWS account" commands, as written, on moto
 #   make rehearse  deploy rehearsal: bootstrap, init, plan, apply, re-plan, use and destroy both stacks on moto
