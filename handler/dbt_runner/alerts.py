@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dbt_runner.jsonlog import log
 from lambda_logging import mask
 
 _FAILED = {"error", "fail", "runtime error"}
@@ -29,7 +30,8 @@ def message(summary: dict[str, Any], *, environment: str, artifacts: str | None,
     failed = [n for n in summary.get("nodes", []) if n.get("status") in _FAILED]
     warned = [n for n in summary.get("nodes", []) if n.get("status") in _WARNED]
     command = " ".join(summary.get("command", []))
-    verb = "failed" if summary.get("status") != "success" else "warned"
+    status = summary.get("status")
+    verb = {"success": "warned", "timed_out": "timed out"}.get(str(status), "failed")
     tally = ", ".join(part for part in (
         f"{len(failed)} failed" if failed else "",
         f"{len(warned)} warned" if warned else "",
@@ -38,9 +40,10 @@ def message(summary: dict[str, Any], *, environment: str, artifacts: str | None,
 
     lines = [
         f"Environment: {environment}",
-        f"Status: {summary.get('status')} ({verb})",
+        f"Status: {status}" + ("" if verb.replace(" ", "_") == status else f" ({verb})"),
         f"Command: dbt {command}",
         f"Trigger: {trigger}",
+        *([f"Steps: {summary['steps']}"] if summary.get("steps") else []),  # a stepped build's
         f"Elapsed: {summary.get('elapsed_seconds')} s",
         "Counts: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.get("counts", {}).items())) or "none"),
     ]
@@ -59,6 +62,21 @@ def message(summary: dict[str, Any], *, environment: str, artifacts: str | None,
     if request_id:
         lines.append(f"Lambda request id: {request_id}")
     return subject[:_SUBJECT_MAX], "\n".join(lines) + "\n"
+
+
+def send(summary: dict[str, Any], *, topic: str | None, environment: str, request_id: str | None,
+         trigger: str) -> None:
+    """Publish the run's alert when it needs one; a publishing failure is logged, never raised."""
+    if not topic or not needs_alert(summary):
+        return
+    try:
+        subject, body = message(summary, environment=environment, artifacts=summary.get("artifacts"),
+                                request_id=request_id, trigger=trigger)
+        message_id = publish(topic, subject, body)
+        log("dbt_alert_sent", request_id=request_id, topic=topic, message_id=message_id)
+    except Exception as error:  # noqa: BLE001 - never replaces the run's result
+        log("dbt_alert_failed", level="error", request_id=request_id, topic=topic,
+            error=f"{type(error).__name__}: {error}"[:1000])
 
 
 def first_line(text: Any) -> str:

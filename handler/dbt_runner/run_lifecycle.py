@@ -114,8 +114,8 @@ def sweep_stale(store: run_artifacts.Store, *, alert_topic: str | None, request_
                 written.append(prefix)
                 log("dbt_run_timed_out", level="error", request_id=request_id, run_request_id=summary["request_id"],
                     started_at=summary["started_at"], command=summary["command"], artifacts=summary["artifacts"])
-                _alert(summary, alert_topic, str(summary.get("environment") or "?"), summary.get("request_id"),
-                       str(summary.get("trigger") or "?"))
+                alerts.send(summary, topic=alert_topic, environment=str(summary.get("environment") or "?"),
+                            request_id=summary.get("request_id"), trigger=str(summary.get("trigger") or "?"))
             store.delete(key)
         except Exception as error:  # noqa: BLE001 - one bad record must not stop the run
             log("dbt_in_progress_unreadable", level="error", request_id=request_id, record=store.where(key),
@@ -179,27 +179,14 @@ def finish(run: Run, config: Settings, summary: dict[str, Any], request_id: str 
             summary["artifacts"] = None
             log("dbt_artifacts_failed", level="error", request_id=request_id, location=run.store.location,
                 error=f"{type(error).__name__}: {error}"[:1000])
-    if alerts.needs_alert(summary):
-        _alert(summary, run.alert_topic, run.environment, request_id, run.request.trigger)
+    alerts.send(summary, topic=run.alert_topic, environment=run.environment, request_id=request_id,
+                trigger=run.request.trigger)
     if run.store is not None and run.in_progress is not None:
         try:
             run.store.delete(run.in_progress)
         except Exception as error:  # noqa: BLE001 - then a later sweep reports it as timed out
             log("dbt_in_progress_failed", level="error", request_id=request_id,
                 location=run.store.where(run.in_progress), error=f"{type(error).__name__}: {error}"[:1000])
-
-
-def _alert(summary: dict[str, Any], topic: str | None, environment: str, request_id: str | None, trigger: str) -> None:
-    if not topic:
-        return
-    try:
-        subject, body = alerts.message(summary, environment=environment, artifacts=summary.get("artifacts"),
-                                       request_id=request_id, trigger=trigger)
-        message_id = alerts.publish(topic, subject, body)
-        log("dbt_alert_sent", request_id=request_id, topic=topic, message_id=message_id)
-    except Exception as error:  # nor a publishing failure
-        log("dbt_alert_failed", level="error", request_id=request_id, topic=topic,
-            error=f"{type(error).__name__}: {error}"[:1000])
 
 
 def _store(run: Run, config: Settings, summary: dict[str, Any], request_id: str | None, invocation_id: str) -> str:

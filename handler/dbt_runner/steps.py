@@ -252,7 +252,8 @@ def _finish(state, work, store, config, life, request, shown, execution, request
             and "manifest.json" in files and run_artifacts.covers_project(files["manifest.json"], files["run_results.json"])):
         latest = {name: files[name] for name in run_artifacts.LATEST_FILES if name in files}
         summary["latest"] = store.where(run_artifacts.write_latest(store, state["run_id"], latest))  # the pointer last
-    _alert(summary, life.alert_topic, life.environment, request_id, life.request.trigger)
+    alerts.send(summary, topic=life.alert_topic, environment=life.environment, request_id=request_id,
+                trigger=life.request.trigger)
     build_events.run_finished(config, life.environment, summary, trigger=life.request.trigger)
     log("dbt_run_finish", level="info" if summary["status"] == "success" else "error", request_id=request_id,
         command=shown, status=summary["status"], run_id=state["run_id"], steps=state["step"],
@@ -330,7 +331,8 @@ def build_step_failed(payload: Any, context: Any) -> dict[str, Any]:
             summary["artifacts"] = store.where(prefix)
         except Exception as failure:  # noqa: BLE001 - the alert still goes out
             log("dbt_artifacts_failed", level="error", run_id=run_id, error=f"{type(failure).__name__}: {failure}"[:500])
-    _alert(summary, env.get("ALERT_TOPIC_ARN") or None, environment, request_id, trigger)
+    alerts.send(summary, topic=env.get("ALERT_TOPIC_ARN") or None, environment=environment, request_id=request_id,
+                trigger=trigger)
     build_events.run_finished(config, environment, summary, trigger=trigger)
     log("dbt_run_finish", level="error", request_id=request_id, run_id=run_id, status=kind, steps=step_no,
         error=reason, running=running)
@@ -455,22 +457,6 @@ def _record(summary, store, prefix, trigger, config, environment, request_id, st
     return {**summary, "artifacts": store.where(prefix), "trigger": trigger, "target": config.target,
             "environment": environment, "request_id": request_id, "started_at": state.get("started_at"),
             "finished_at": _now(), "steps": summary.get("steps", state.get("step"))}
-
-
-def _alert(summary, topic, environment, request_id, trigger) -> None:
-    if not topic or not alerts.needs_alert(summary):
-        return
-    try:
-        subject, body = alerts.message(summary, environment=environment, artifacts=summary.get("artifacts"),
-                                       request_id=request_id, trigger=trigger)
-        if summary.get("status") == "timed_out":
-            subject = subject.replace(" failed", " timed out", 1)
-        body = body.replace("Elapsed:", f"Steps: {summary.get('steps')}\nElapsed:", 1)
-        message_id = alerts.publish(topic, subject, body)
-        log("dbt_alert_sent", request_id=request_id, topic=topic, message_id=message_id)
-    except Exception as error:  # noqa: BLE001 - never replaces the run's result
-        log("dbt_alert_failed", level="error", request_id=request_id, topic=topic,
-            error=f"{type(error).__name__}: {error}"[:1000])
 
 
 def _trigger_of(event: dict) -> str:

@@ -74,6 +74,7 @@ def test_a_stale_in_progress_record_becomes_one_timed_out_run_with_one_alert(han
     assert run["command"] == ["build", "--vars", "<redacted>"] and run["started_at"].startswith(started.strftime("%Y-%m-%dT%H:%M"))
     assert "900" in run["error"]
     assert len(sent) == 1 and "timed_out" in sent[0][1] and "killed-request-1" in sent[0][1]
+    assert "] dbt build timed out" in sent[0][0]
     assert not list((data / "artifacts" / "in_progress").glob("*.json"))
     # `make runs` lists it.
     from scripts.operations import runs
