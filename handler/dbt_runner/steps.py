@@ -148,9 +148,10 @@ def build_step(payload: Any, context: Any, session: Any, shipped_for: Callable) 
                 # otherwise it would never run.
                 chunk = step_plan.Chunk([head], round(seconds + overhead, 3))
             else:
-                why = "its last good run took" if known else "it has no run history, and the default estimate is"
-                message = (f"{head} cannot fit in one step: {why} {seconds:.1f} s, more than a whole step's "
-                           f"{whole:.1f} s (the invocation's time minus DBT_STEP_MARGIN_SECONDS)")
+                basis = ("from its last good run" if known
+                         else "by default: it has no run history (DBT_STEP_DEFAULT_NODE_SECONDS)")
+                message = (f"{head} cannot fit in one step: its estimate is {seconds:.1f} s {basis}, more than a "
+                           f"whole step's {whole:.1f} s (the invocation's time minus DBT_STEP_MARGIN_SECONDS)")
                 _fail(head, message, status, notes, graph, order)
                 log("dbt_step_node_too_long", level="error", run_id=state["run_id"], node=head, message=message)
                 continue

@@ -201,6 +201,26 @@ def test_a_failing_test_skips_its_descendants_across_steps(handler_module, stepp
     assert not (artifacts / "latest").exists()  # only a complete successful build moves latest/
 
 
+def test_a_node_that_cannot_fit_in_a_step_fails_by_name_and_skips_its_dependents(handler_module, stepped_project,
+                                                                                 tmp_path, monkeypatch, context):
+    monkeypatch.setattr(handler_module, "SESSION", DbtSession())
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path / "data"))
+    # No run history: each node is estimated at the default, 4 s, and a whole step has 3 s.
+    for name, value in {"DBT_STEP_SECONDS": "3", "DBT_STEP_MARGIN_SECONDS": "0", "DBT_STEP_DEFAULT_NODE_SECONDS": "4"}.items():
+        monkeypatch.setenv(name, value)
+    [answer] = run_steps(handler_module.handler, {"command": ["build"], "cli_args": ["--select", "other+"]},
+                         "too-long", context)
+    assert (answer["done"], answer["status"], answer["chunks"]) == (True, "error", 0)  # dbt never started it
+    run = next((tmp_path / "data" / "artifacts").glob("runs/*/too-long"))
+    nodes = {n["unique_id"]: n for n in json.loads((run / "summary.json").read_text())["nodes"]}
+    assert nodes["model.stepped.other"]["status"] == "error"
+    assert nodes["model.stepped.other"]["message"].startswith(
+        "model.stepped.other cannot fit in one step: its estimate is 4.0 s by default: it has no run history")
+    assert "more than a whole step's 3.0 s" in nodes["model.stepped.other"]["message"]
+    assert {uid: n["status"] for uid, n in nodes.items() if uid != "model.stepped.other"} == {
+        "model.stepped.other_too": "skipped", **{uid: "skipped" for uid in nodes if uid.startswith("test.stepped.not_null_other_")}}
+
+
 STEP_SCRIPT = """
 import json, os, sys
 from dbt_runner import handler
