@@ -6,7 +6,7 @@ Lambda container: imports done, manifest kept):
   warm-up   one handler build of everything, after a `parse` call (so the manifest is kept): it
             leaves latest/, the run history the steps estimate from, and the tables, so every
             build measured after it replaces tables as a scheduled build does (a build into an
-            empty database only creates them, and is faster);
+            empty database only creates them);
   one-shot  the same build again;
   stepped   the same build through `build_step` calls until done, each step limited to
             --step-seconds (default: the warm-up / 5, so >= 5 steps), margin 0;
