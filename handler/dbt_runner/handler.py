@@ -42,6 +42,15 @@ __all__ = ["handler", "DbtRunFailed"]
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    try:
+        config = settings.load()
+    except settings.ConfigError:
+        return _handle(event, context)  # which reports the setting
+    with settings.exclusive_scratch(config):  # one process at a time in the project's dbt target/
+        return _handle(event, context)
+
+
+def _handle(event: Any, context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None)
     if steps.is_step_event(event):  # the <env>-dbt-build state machine (steps.py)

@@ -8,14 +8,20 @@ target, and `DBT_SHIPPED_PARSE_DIR` at a folder of shipped parses.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import shlex
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
+
+from dbt_runner.jsonlog import log
 
 # The folder that holds the packages: the task root in the function zip (/var/task), handler/ in
 # the repository, whose dbt project and .local/ sit one level up.
@@ -143,6 +149,49 @@ def apply(settings: Settings) -> None:
         settings.local_data_dir.mkdir(parents=True, exist_ok=True)
     settings.target_path.mkdir(parents=True, exist_ok=True)
     settings.log_path.mkdir(parents=True, exist_ok=True)
+
+
+_SCRATCH_GUARD = threading.RLock()
+_SCRATCH_HELD: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def exclusive_scratch(settings: Settings) -> Iterator[None]:
+    """Hold the project's scratch folder for one handler call.
+
+    dbt writes its target/ there (run_results.json, manifest.json, the partial-parse file) and
+    the runner reads them back after the run. Two processes running one project at once (two
+    local runs, or make test's two lanes) would read each other's files: the later one waits
+    here, and says so. In Lambda one process owns /tmp, so the lock is never contended. A call
+    made inside a call of the same process does not wait for itself.
+    """
+    scratch = settings.target_path.parent
+    with _SCRATCH_GUARD:
+        if scratch in _SCRATCH_HELD:
+            _SCRATCH_HELD[scratch] += 1
+            try:
+                yield
+            finally:
+                _SCRATCH_HELD[scratch] -= 1
+            return
+        scratch.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(scratch / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                started = time.perf_counter()
+                log("dbt_scratch_busy", scratch=str(scratch), reason="another process is running this project")
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                log("dbt_scratch_acquired", scratch=str(scratch), waited_seconds=round(time.perf_counter() - started, 3))
+            _SCRATCH_HELD[scratch] = 1
+            try:
+                yield
+            finally:
+                del _SCRATCH_HELD[scratch]
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
 
 
 def _shipped_parse_dir(env: Mapping[str, str]) -> Path | None:

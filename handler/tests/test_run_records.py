@@ -157,3 +157,43 @@ def test_a_reader_of_the_run_history_alone_gets_it(handler_module, tiny, context
     assert latest is not None and list(latest.files) == ["run_results.json"]
     assert json.loads(latest.files["run_results.json"])["results"]
     assert run_artifacts.read_latest(_store(data / "nothing-here"), names=("run_results.json",)) is None
+
+
+HOLD_SCRATCH = """
+import sys, time
+from dbt_runner import settings
+with settings.exclusive_scratch(settings.load()):
+    print("HELD", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+def test_a_second_process_on_the_same_project_waits_for_the_first(handler_module, tiny, context, capsys):
+    """dbt's target/ is the project's scratch folder: two processes running one project at once
+    (make test's lanes did) would read each other's run_results.json. The later one waits."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from scripts.testing.runner_env import env_of
+
+    project, data = tiny
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_SCRATCH, "3"], stdout=subprocess.PIPE, text=True,
+                              env=env_of(DBT_PROJECT_DIR=str(project), ENVIRONMENT="local", TMPDIR=os.environ.get("TMPDIR", "/tmp")))
+    try:
+        assert holder.stdout.readline().strip() == "HELD"
+        started = time.perf_counter()
+        result = handler_module.handler({"command": ["build"]}, context)
+        waited = time.perf_counter() - started
+    finally:
+        holder.wait(timeout=60)
+    assert result["status"] == "success" and waited > 2.0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"time"')]
+    events = [line["event"] for line in lines]
+    assert events.index("dbt_scratch_busy") < events.index("dbt_scratch_acquired") < events.index("dbt_run_start")
+    [acquired] = [line for line in lines if line["event"] == "dbt_scratch_acquired"]
+    assert acquired["waited_seconds"] > 1.0
+    # Once free, a call does not wait (and says nothing about it).
+    handler_module.handler({"command": ["ls"]}, context)
+    assert "dbt_scratch_busy" not in capsys.readouterr().out
