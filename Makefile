@@ -118,8 +118,8 @@ ci-teardown: deps-python
 # read the stacks later: the rehearsal after it in its lane, the Trino check late in the other.
 test: deps synth
 	$(UV) run --frozen python -m scripts.checks.suites \
-		--lane "test-python test-ts test-workflows test-athena-sql" \
-		--lane "layer package test-security test-packaging rehearse-walkthrough rehearse"
+		--lane "test-python test-ts test-workflows" \
+		--lane "layer package test-security test-packaging rehearse-walkthrough rehearse test-athena-sql"
 
 # Constructs, stacks, config validation, the real synth, the bootstrap script against moto_server.
 test-ts: deps-node deps-python
