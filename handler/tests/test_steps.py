@@ -185,8 +185,9 @@ def test_a_failing_test_skips_its_descendants_across_steps(handler_module, stepp
     assert once["model.stepped.child"] == once["model.stepped.grandchild"] == "skipped"
 
     monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path / "stepped"))
-    # One node per chunk and step: every skip crosses a step boundary.
-    for name, value in {"DBT_STEP_SECONDS": "1.5", "DBT_STEP_MARGIN_SECONDS": "0", "DBT_STEP_DEFAULT_NODE_SECONDS": "0.45"}.items():
+    # One node per chunk: two never fit (2 x 0.7 s plus a chunk's overhead, at least 0.3 s, is over
+    # 1.5 s), so every skip crosses a chunk boundary, however fast dbt starts here.
+    for name, value in {"DBT_STEP_SECONDS": "1.5", "DBT_STEP_MARGIN_SECONDS": "0", "DBT_STEP_DEFAULT_NODE_SECONDS": "0.7"}.items():
         monkeypatch.setenv(name, value)
     answers = run_steps(handler_module.handler, {"command": ["build"]}, "failing-steps", context)
     assert (answers[-1]["done"], answers[-1]["status"]) == (True, "error")
